@@ -1,0 +1,33 @@
+"""Assembles the app: API routers under /api/v1, the pages, static files and the error envelope."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from engine.limits import LIMITS
+
+from . import __version__, errors
+from .body_limit import BodyLimit
+from .paths import STATIC_DIR
+from .routes import meta, pages, trace
+
+API_PREFIX = "/api/v1"
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Backprop Explorer",
+        version=__version__,
+        description="Backpropagation and gradient descent, step by step: forward values, backward gradients "
+                    "edge by edge (upstream × local = contribution) and the gradient-descent update.",
+    )
+    errors.install(app)
+    app.include_router(trace.router, prefix=API_PREFIX)
+    app.include_router(meta.router, prefix=API_PREFIX)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(BodyLimit, max_bytes=LIMITS.max_body_bytes)
+    return app
+
+
+app = create_app()

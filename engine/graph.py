@@ -1,0 +1,107 @@
+"""The computational graph: nodes kept in topological order by construction.
+
+A node is added only after its inputs, so the list order is a topological order and every walk
+is a plain loop over it (forwards or backwards): no recursion, so 10,000-node chains are fine.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import LimitError
+from .limits import LIMITS, Limits
+from .ops import OPS, Op
+
+INPUT = "input"
+CONST = "const"
+
+
+@dataclass(slots=True)
+class Span:
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"line": self.line, "column": self.column, "end_line": self.end_line, "end_column": self.end_column}
+
+
+@dataclass(slots=True)
+class Node:
+    id: str
+    index: int
+    op: str  # "input", "const" or a name from the op table
+    inputs: tuple[int, ...]
+    label: str
+    named: bool  # the label is a name the program gave (an input or an assignment)
+    span: Span | None = None
+    constant: float | None = None
+    aliases: list[str] = field(default_factory=list)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.op in (INPUT, CONST)
+
+
+@dataclass
+class Graph:
+    limits: Limits = LIMITS
+    nodes: list[Node] = field(default_factory=list)
+    inputs: dict[str, int] = field(default_factory=dict)  # variable name -> node index
+    output: int | None = None
+
+    def _append(self, op: str, inputs: tuple[int, ...], label: str, named: bool, span: Span | None,
+                constant: float | None = None) -> Node:
+        if len(self.nodes) >= self.limits.max_nodes:
+            raise LimitError(
+                f"the program has more than {self.limits.max_nodes} nodes (the cap is max_nodes)",
+                "max_nodes", self.limits.max_nodes,
+                line=span.line if span else None, column=span.column if span else None,
+            )
+        index = len(self.nodes)
+        node = Node(f"n{index}", index, op, inputs, label, named, span, constant)
+        self.nodes.append(node)
+        return node
+
+    def add_input(self, name: str, span: Span | None = None) -> Node:
+        node = self._append(INPUT, (), name, True, span)
+        self.inputs[name] = node.index
+        return node
+
+    def add_const(self, value: float, text: str, span: Span | None = None) -> Node:
+        return self._append(CONST, (), text, False, span, constant=value)
+
+    def add_op(self, op: Op | str, inputs: tuple[int, ...], label: str, span: Span | None = None) -> Node:
+        op = OPS[op] if isinstance(op, str) else op
+        if len(inputs) != op.arity:
+            raise ValueError(f"op {op.name!r} takes {op.arity} inputs, got {len(inputs)}")
+        if any(i >= len(self.nodes) or i < 0 for i in inputs):
+            raise ValueError("a node's inputs must be added before it")
+        return self._append(op.name, inputs, label, False, span)
+
+    def name_node(self, index: int, name: str) -> None:
+        node = self.nodes[index]
+        if node.named:
+            node.aliases.append(name)
+        else:
+            node.label = name
+            node.named = True
+
+    def depends_on_inputs(self) -> list[bool]:
+        """For each node: does its value depend on some input variable (so it can carry a gradient)?"""
+        needs: list[bool] = []
+        for node in self.nodes:
+            needs.append(node.op == INPUT or any(needs[i] for i in node.inputs))
+        return needs
+
+    def reaches_output(self) -> list[bool]:
+        """For each node: does some path lead from it to the output?"""
+        reach = [False] * len(self.nodes)
+        if self.output is None:
+            return reach
+        reach[self.output] = True
+        for node in reversed(self.nodes):
+            if reach[node.index]:
+                for i in node.inputs:
+                    reach[i] = True
+        return reach

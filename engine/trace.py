@@ -1,0 +1,342 @@
+"""Forward, backward edge by edge, and the update, recorded as steps.
+
+The backward pass walks nodes in reverse topological order. For each edge from a node `from`
+into one of its inputs `node`, it records
+
+    upstream     = dL/d(from)                  (from's gradient, complete by then)
+    local        = d(from)/d(node)             (the op table's partial)
+    contribution = upstream * local            (un-broadcast to node's shape)
+    grad         = dL/d(node) so far           (the sum over the edges seen so far)
+
+so a name used twice shows two contributions meeting in one sum. Replaying steps 0..k gives the
+state at step k.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .errors import ValueInputError
+from .evaluate import OK, FloatFlags, Forward, bad_status, forward, output_value, scalar_loss
+from .gradcheck import GradCheck, gradcheck as run_gradcheck
+from .graph import CONST, INPUT, Graph, Node
+from .limits import LIMITS, Limits
+from .ops import OPS, unbroadcast
+from .optim import sgd_step, taylor_prediction
+from .parse import parse
+from .values import bind, is_finite, number_text, shape_of, to_json
+
+
+# ---- Steps ------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class ForwardStep:
+    index: int
+    node: str
+    value: Any
+    status: str
+    formula: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "phase": "forward", "node": self.node, "value": to_json(self.value),
+                "status": self.status, "formula": self.formula}
+
+
+@dataclass(slots=True)
+class SeedStep:
+    index: int
+    node: str
+    grad: Any
+    formula: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "phase": "backward", "node": self.node, "grad": to_json(self.grad),
+                "status": OK, "formula": self.formula}
+
+
+@dataclass(slots=True)
+class EdgeStep:
+    index: int
+    node: str
+    source: str  # the "from" node: the gradient flows from it into `node`
+    operand: int  # which input of `source` this edge is
+    upstream: Any
+    local: Any  # None on tensor edges: local_formula says what it is
+    contribution: Any
+    grad: Any
+    status: str
+    local_formula: str
+    formula: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "phase": "backward", "node": self.node, "from": self.source,
+                "operand": self.operand, "upstream": to_json(self.upstream), "local": to_json(self.local),
+                "contribution": to_json(self.contribution), "grad": to_json(self.grad), "status": self.status,
+                "local_formula": self.local_formula, "formula": self.formula}
+
+
+@dataclass(slots=True)
+class UpdateStep:
+    index: int
+    node: str
+    before: Any
+    grad: Any
+    learning_rate: float
+    after: Any
+    formula: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "phase": "update", "node": self.node, "before": to_json(self.before),
+                "grad": to_json(self.grad), "learning_rate": self.learning_rate, "after": to_json(self.after),
+                "formula": self.formula}
+
+
+Step = ForwardStep | SeedStep | EdgeStep | UpdateStep
+
+
+@dataclass
+class Update:
+    learning_rate: float
+    loss_before: float
+    loss_after: float
+    loss_predicted: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"learning_rate": self.learning_rate, "loss_before": to_json(self.loss_before),
+                "loss_after": to_json(self.loss_after), "loss_predicted": to_json(self.loss_predicted)}
+
+
+@dataclass
+class Trace:
+    graph: Graph
+    values: list[Any]
+    status: list[str]
+    origin: list[int | None]
+    grads: list[Any]  # None where a node cannot carry a gradient (it depends on no input)
+    grad_status: list[str]
+    grad_origin: list[int | None]
+    steps: list[Step] = field(default_factory=list)
+    update: Update | None = None
+    gradcheck: list[GradCheck] | None = None
+
+    @property
+    def output(self) -> Node:
+        return self.graph.nodes[self.graph.output]
+
+    def role(self, node: Node) -> str:
+        if node.index == self.graph.output:
+            return "output"
+        return {INPUT: "input", CONST: "constant"}.get(node.op, "intermediate")
+
+    def node_dict(self, node: Node) -> dict[str, Any]:
+        i = node.index
+        ids = self.graph.nodes
+        return {
+            "id": node.id, "label": node.label, "op": node.op, "inputs": [ids[j].id for j in node.inputs],
+            "role": self.role(node), "shape": shape_of(self.values[i]), "value": to_json(self.values[i]),
+            "grad": to_json(self.grads[i]), "status": self.status[i], "grad_status": self.grad_status[i],
+            "bad_from": None if self.origin[i] is None else ids[self.origin[i]].id,
+            "grad_bad_from": None if self.grad_origin[i] is None else ids[self.grad_origin[i]].id,
+            "requires_grad": self.grads[i] is not None, "aliases": list(node.aliases),
+            "span": node.span.to_dict() if node.span else None,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        answer: dict[str, Any] = {
+            "nodes": [self.node_dict(node) for node in self.graph.nodes],
+            "output": self.output.id,
+            "steps": [step.to_dict() for step in self.steps],
+        }
+        if self.update is not None:
+            answer["update"] = self.update.to_dict()
+        if self.gradcheck is not None:
+            answer["gradcheck"] = [check.to_dict() for check in self.gradcheck]
+        return answer
+
+
+# ---- Text a student reads ---------------------------------------------------------------------
+
+def _operand_name(node: Node) -> str:
+    return node.label if node.named or node.op == CONST or node.label.isidentifier() else f"({node.label})"
+
+
+def _operand_number(value: Any, op_notation: str, position: int, op_name: str) -> str:
+    text = number_text(value)
+    if text.startswith("-") and (op_notation == "prefix" or position > 0 or op_name == "pow"):
+        return f"({text})"
+    return text
+
+
+def _forward_formula(graph: Graph, node: Node, values: list[Any]) -> str:
+    result = number_text(values[node.index])
+    if node.op in (INPUT, CONST):
+        return f"{node.label} = {result}" if node.named and node.op == CONST else (
+            result if node.op == CONST else f"{node.label} = {result}")
+    op = OPS[node.op]
+    operands = [graph.nodes[i] for i in node.inputs]
+    names = dict(zip("ab", (_operand_name(o) for o in operands)))
+    numbers = dict(zip("ab", (_operand_number(values[o.index], op.notation, k, op.name)
+                              for k, o in enumerate(operands))))
+    symbolic = op.text.format(**names)
+    head = f"{node.label} = " if node.named else ""
+    return f"{head}{symbolic} = {op.text.format(**numbers)} = {result}"
+
+
+def _d(name: str) -> str:
+    return f"d{name}" if name.isidentifier() else f"d({name})"
+
+
+# ---- The trace --------------------------------------------------------------------------------
+
+def backward(graph: Graph, fwd: Forward, flags: FloatFlags, record: list[Step] | None) -> tuple[list, list, list]:
+    nodes = graph.nodes
+    values = fwd.values
+    needs = graph.depends_on_inputs()
+    reach = graph.reaches_output()
+    grads: list[Any] = [None] * len(nodes)
+    grad_status = ["none"] * len(nodes)
+    grad_origin: list[int | None] = [None] * len(nodes)
+    for node in nodes:
+        if needs[node.index]:
+            value = values[node.index]
+            grads[node.index] = np.float64(0.0) if isinstance(value, float) else np.zeros(np.shape(value))
+            grad_status[node.index] = OK
+    out = graph.output
+    output_node = nodes[out]
+    out_name = _operand_name(output_node) if output_node.named else "L"
+    if needs[out]:
+        seed = values[out]
+        grads[out] = np.float64(1.0) if isinstance(seed, float) else np.ones(np.shape(seed))
+    if record is not None:
+        record.append(SeedStep(len(record), output_node.id, grads[out] if needs[out] else np.float64(1.0),
+                               f"{_d(out_name)}/{_d(out_name)} = 1"))
+    for node in reversed(nodes):
+        i = node.index
+        if node.op in (INPUT, CONST) or not needs[i] or not reach[i]:
+            continue
+        op = OPS[node.op]
+        operand_values = [values[j] for j in node.inputs]
+        upstream = grads[i]
+        for k, j in enumerate(node.inputs):
+            if not needs[j]:
+                continue
+            flags.take()
+            if op.partials:
+                local = op.partials[k](values[i], *operand_values)
+                contribution = unbroadcast(upstream * local, np.shape(values[j]))
+            else:
+                local = None
+                contribution = op.vjps[k](upstream, values[i], *operand_values)
+            flag = flags.take()
+            total = grads[j] + contribution
+            grads[j] = total
+            if grad_status[j] != OK and np.isnan(total).any():
+                grad_status[j] = "nan"
+            elif grad_status[j] == OK and not is_finite(total):
+                if grad_status[i] != OK:
+                    grad_status[j], grad_origin[j] = grad_status[i], grad_origin[i]
+                elif fwd.status[i] != OK or any(fwd.status[m] != OK for m in node.inputs):
+                    culprit = next(m for m in (i, *node.inputs) if fwd.status[m] != OK)
+                    grad_status[j], grad_origin[j] = bad_status(total, None), fwd.origin[culprit]
+                else:
+                    grad_status[j], grad_origin[j] = bad_status(total, flag), i
+            if record is not None:
+                record.append(_edge_step(len(record), graph, node, k, j, out_name, upstream, local,
+                                         contribution, total, grad_status[j], values))
+    return grads, grad_status, grad_origin
+
+
+def _edge_step(index: int, graph: Graph, node: Node, k: int, j: int, out_name: str, upstream: Any, local: Any,
+               contribution: Any, total: Any, status: str, values: list[Any]) -> EdgeStep:
+    op = OPS[node.op]
+    operands = [graph.nodes[m] for m in node.inputs]
+    names = dict(zip("ab", (_operand_name(o) for o in operands)))
+    local_formula = op.local_text[k].format(out=_operand_name(node), **names)
+    source, target = _operand_name(node), _operand_name(graph.nodes[j])
+    chain = f"{_d(out_name)}/{_d(source)} * {_d(source)}/{_d(target)}"
+    if local is not None and np.ndim(local) == 0 and np.ndim(upstream) == 0:
+        numbers = f"{_operand_number(upstream, 'call', 0, '')} * {_operand_number(local, 'infix', 1, '')}"
+        formula = f"{_d(out_name)}/{_d(target)} += {chain} = {numbers} = {number_text(contribution)}"
+    else:
+        formula = f"{_d(out_name)}/{_d(target)} += {chain} = {number_text(contribution)}"
+    if contribution is not total and not np.array_equal(contribution, total):
+        formula += f"; total {number_text(total)}"
+    scalar_local = local if local is not None and np.ndim(local) == 0 and np.ndim(values[j]) == 0 \
+        and np.ndim(upstream) == 0 else None
+    return EdgeStep(index, graph.nodes[j].id, node.id, k, upstream, np.float64(scalar_local)
+                    if scalar_local is not None else None, contribution, total, status, local_formula, formula)
+
+
+def trace_graph(graph: Graph, values: Mapping[str, Any], *, params: Sequence[str] = (),
+                learning_rate: float | None = None, gradcheck: bool = False, record: bool = True,
+                limits: Limits = LIMITS) -> Trace:
+    bindings = bind(graph, values, limits)
+    updated = _check_params(graph, params, learning_rate, limits)
+    flags = FloatFlags()
+    steps: list[Step] | None = [] if record else None
+    with flags.watching():
+        fwd = forward(graph, bindings, flags)
+        if steps is not None:
+            for node in graph.nodes:
+                steps.append(ForwardStep(len(steps), node.id, fwd.values[node.index], fwd.status[node.index],
+                                         _forward_formula(graph, node, fwd.values)))
+        grads, grad_status, grad_origin = backward(graph, fwd, flags, steps)
+    result = Trace(graph, fwd.values, fwd.status, fwd.origin, grads, grad_status, grad_origin, steps or [])
+    if updated:
+        result.update = _update(result, bindings, updated, float(learning_rate))
+    if gradcheck:
+        result.gradcheck = run_gradcheck(graph, bindings, {i: grads[i] for i in graph.inputs.values()}, limits)
+    return result
+
+
+def trace(source: str, values: Mapping[str, Any], *, params: Sequence[str] = (),
+          learning_rate: float | None = None, gradcheck: bool = False, record: bool = True,
+          limits: Limits = LIMITS) -> Trace:
+    """Parse a program, then run and record forward, backward and (with params) one update."""
+    return trace_graph(parse(source, limits), values, params=params, learning_rate=learning_rate,
+                       gradcheck=gradcheck, record=record, limits=limits)
+
+
+def _check_params(graph: Graph, params: Sequence[str], learning_rate: float | None, limits: Limits) -> list[int]:
+    if not params:
+        return []
+    if len(params) > limits.max_params:
+        raise ValueInputError(f"params names {len(params)} variables; the cap is {limits.max_params}", "params",
+                              code="limit_exceeded")
+    if learning_rate is None:
+        raise ValueInputError("params are given but learning_rate is not: add a learning rate such as 0.1",
+                              "learning_rate", code="missing_value")
+    if not (limits.min_learning_rate <= learning_rate <= limits.max_learning_rate):
+        raise ValueInputError(f"learning_rate must be between {limits.min_learning_rate:g} and "
+                              f"{limits.max_learning_rate:g}", "learning_rate", code="invalid_value")
+    indices = []
+    for name in params:
+        if name not in graph.inputs:
+            inputs = ", ".join(graph.inputs) or "none"
+            raise ValueInputError(f"params names '{name}', which is not an input of the program; its inputs are "
+                                  f"{inputs}", "params", code="unknown_param")
+        if graph.inputs[name] in indices:
+            raise ValueInputError(f"params names '{name}' twice", "params", code="invalid_value")
+        indices.append(graph.inputs[name])
+    return indices
+
+
+def _update(result: Trace, bindings: dict[int, Any], params: list[int], learning_rate: float) -> Update:
+    graph = result.graph
+    moved = dict(bindings)
+    gradients = {}
+    for i in params:
+        node = graph.nodes[i]
+        before, gradient = bindings[i], result.grads[i]
+        after = sgd_step(before, gradient, learning_rate)
+        moved[i] = after
+        gradients[node.label] = gradient
+        result.steps.append(UpdateStep(
+            len(result.steps), node.id, before, gradient, learning_rate, after,
+            f"{node.label} = {number_text(before)} - {number_text(learning_rate)} * "
+            f"{_operand_number(gradient, 'infix', 1, '')} = {number_text(after)}"))
+    loss_before = scalar_loss(result.values[graph.output])
+    loss_after = scalar_loss(output_value(graph, moved))
+    return Update(learning_rate, loss_before, loss_after, taylor_prediction(loss_before, gradients, learning_rate))
