@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.errors import EngineError
+from engine.limits import LIMITS
 
 log = logging.getLogger("backprop_explorer")
 
@@ -23,22 +24,47 @@ def envelope(status: int, code: str, message: str, where: dict[str, Any] | None 
                         headers=headers)
 
 
+# pydantic reports a failed `number | list | list of lists` once per member, tagged like
+# 'constrained-float' or 'list[constrained-float]'; a bad dict key is tagged '[key]'.
+def _is_tag(part: Any) -> bool:
+    return isinstance(part, str) and (part.startswith(("constrained-", "list[", "dict[")) or part == "[key]")
+
+
 def _field_path(location: tuple[Any, ...]) -> str:
-    # pydantic adds union member tags such as 'constrained-float' or 'list[...]' to locations
-    parts = [str(p) for p in location if not (isinstance(p, str) and ("[" in p or "-" in p))]
+    """The request field an error is about: the location up to the first union tag, without 'body'."""
+    parts: list[str] = []
+    for part in location:
+        if _is_tag(part):
+            break
+        text = str(part)
+        # NOTE: a key is user input of any length; name at most a name's worth of it.
+        parts.append(text if len(text) <= LIMITS.max_name_chars else text[:LIMITS.max_name_chars] + "...")
     if parts and parts[0] == "body":
         parts = parts[1:]
     return ".".join(parts)
+
+
+def _from_union(error: dict[str, Any]) -> bool:
+    return any(_is_tag(part) and part != "[key]" for part in error.get("loc", ()))
+
+
+# When every member of a union failed, the most telling failure goes first.
+_MOST_TELLING = ("finite_number", "less_than_equal", "greater_than_equal", "too_long", "too_short")
 
 
 def _describe(error: dict[str, Any]) -> str:
     kind = error.get("type", "")
     if kind == "json_invalid":
         return "the request body is not valid JSON"
+    if kind == "model_attributes_type" or (kind == "missing" and tuple(error.get("loc", ())) == ("body",)):
+        return 'the request body must be a JSON object such as {"source": "x * y", "values": {"x": 2, "y": 3}}'
     if kind == "extra_forbidden":
         return "this field is not part of the request; check its spelling"
     if kind == "finite_number":
-        return "must be a finite number (NaN and Infinity are not numbers here)"
+        return "must be a finite number (not-a-number and infinite values have no place here)"
+    if _from_union(error) and kind in ("float_type", "float_parsing", "list_type"):
+        return ("must be a number, a list of numbers or a list of equal-length lists of numbers "
+                "(not a string, true/false or null)")
     if kind in ("float_type", "float_parsing"):
         return "must be a number (not a string, true/false or null)"
     return str(error.get("msg", "is not valid")).rstrip(".")
@@ -47,8 +73,13 @@ def _describe(error: dict[str, Any]) -> str:
 def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     first = errors[0] if errors else {}
-    field = "" if first.get("type") == "json_invalid" else _field_path(tuple(first.get("loc", ())))
-    message = f"{field}: {_describe(first)}" if field else _describe(first)
+    if first.get("type") == "json_invalid":
+        return envelope(422, "invalid_request", _describe(first))
+    field = _field_path(tuple(first.get("loc", ())))
+    about_field = [e for e in errors if _field_path(tuple(e.get("loc", ()))) == field]
+    chosen = min(about_field, key=lambda e: _MOST_TELLING.index(e["type"]) if e.get("type") in _MOST_TELLING
+                 else len(_MOST_TELLING), default=first)
+    message = f"{field}: {_describe(chosen)}" if field else _describe(chosen)
     others = {_field_path(tuple(e.get("loc", ()))) for e in errors} - {field}
     if others:
         message += f" (and {len(others)} more field{'s' if len(others) > 1 else ''} to fix)"

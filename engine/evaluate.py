@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .graph import CONST, INPUT, Graph
+from .errors import SourceError, ValueInputError
+from .graph import CONST, INPUT, Graph, Node
 from .ops import OPS
 from .values import is_finite
 
@@ -60,8 +61,11 @@ def forward(graph: Graph, bindings: dict[int, Any], flags: FloatFlags | None = N
         elif node.op == CONST:
             result = np.float64(node.constant)
         else:
+            operands = [values[i] for i in node.inputs]
+            if OPS[node.op].elementwise:
+                _check_broadcast(graph, node, operands)
             flags.take()
-            result = OPS[node.op].forward(*[values[i] for i in node.inputs])
+            result = OPS[node.op].forward(*operands)
         values.append(result)
         if is_finite(result):
             status.append(OK)
@@ -75,6 +79,21 @@ def forward(graph: Graph, bindings: dict[int, Any], flags: FloatFlags | None = N
             status.append(bad_status(result, flags.take()))
             origin.append(node.index)
     return Forward(values, status, origin)
+
+
+def _check_broadcast(graph: Graph, node: Node, operands: list[Any]) -> None:
+    try:
+        np.broadcast_shapes(*(np.shape(v) for v in operands))
+    except ValueError:
+        op = OPS[node.op]
+        written = f"'{op.symbols[0]}'" if op.symbols else f"{op.name}(...)"
+        shapes = " and ".join(f"{graph.nodes[i].label} (shape {list(np.shape(v))})"
+                              for i, v in zip(node.inputs, operands))
+        message = (f"{written} cannot combine {shapes}: the shapes do not broadcast (trailing sizes must be "
+                   "equal or 1)")
+        if node.span is None:
+            raise ValueInputError(message, "values", code="shape_mismatch") from None
+        raise SourceError(message, node.span.line, node.span.column, code="shape_mismatch") from None
 
 
 def output_value(graph: Graph, bindings: dict[int, Any]) -> Any:

@@ -32,6 +32,8 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 
+_WORD = re.compile(r"\S+")
+
 _LOOK_ALIKES = {
     "\u2212": "-", "\u2013": "-", "\u2014": "-", "\u00d7": "*", "\u00b7": "*", "\u22c5": "*",
     "\u2217": "*", "\u00f7": "/", "\u2215": "/", "\uff08": "(", "\uff09": ")", "\uff0c": ",",
@@ -74,7 +76,8 @@ class Token:
             return "the end of the program"
         if self.kind == "newline":
             return "the end of the line"
-        return f"'{self.text}'"
+        # NOTE: messages never echo a huge token back (a 40,000-digit number is one token)
+        return f"'{self.text}'" if len(self.text) <= 24 else f"'{self.text[:20]}…'"
 
 
 def _bad_character(char: str) -> str:
@@ -222,16 +225,16 @@ class Parser:
 
     def check_name(self, token: Token) -> None:
         name = token.text
+        if len(name) > self.limits.max_name_chars:
+            raise LimitError(f"line {token.line}, column {token.column}: the name is longer than "
+                             f"{self.limits.max_name_chars} characters (max_name_chars)",
+                             "max_name_chars", self.limits.max_name_chars, line=token.line, column=token.column)
         if keyword.iskeyword(name) or name in _SOFT_KEYWORDS:
             raise self.fail(f"'{name}' is a Python keyword, not part of this language: write numbers, names, "
                             "operators and function calls", token, "not_the_language")
         if "__" in name:
             raise self.fail(f"names with a double underscore (like '{name}') are not allowed", token,
                             "not_the_language")
-        if len(name) > self.limits.max_name_chars:
-            raise LimitError(f"line {token.line}, column {token.column}: the name is longer than "
-                             f"{self.limits.max_name_chars} characters (max_name_chars)",
-                             "max_name_chars", self.limits.max_name_chars, line=token.line, column=token.column)
 
     def missing_operator(self, token: Token) -> SourceError:
         if token.kind == "symbol" and token.text == "=":
@@ -239,6 +242,8 @@ class Parser:
                              "part of the language)", token)
         if token.kind == "symbol" and token.text == ")":
             return self.fail("this ')' has no matching '('", token)
+        if token.kind == "name":
+            self.check_name(token)  # a keyword such as 'if' or 'for' gets its own message
         if token.kind in ("name", "number") or token.text == "(":
             return self.fail(f"expected an operator such as * before {token.describe()}", token)
         return self.fail(f"expected an operator, a new line or ';', found {token.describe()}", token)
@@ -344,9 +349,22 @@ class Parser:
         end_line = last.line + self.source.count("\n", last.start, last.end)
         return Span(first.line, first.column, end_line, last.column + (last.end - last.start))
 
+    def short_text(self, start: int, end: int, most: int = 24) -> str | None:
+        """The source between start and end with whitespace collapsed, or None if longer than `most`."""
+        # NOTE: stop reading as soon as the text is too long: in a long left-associative sum every
+        # node starts at the first term, and reading each node's whole span would be quadratic.
+        words: list[str] = []
+        length = -1
+        for word in _WORD.finditer(self.source, start, end):
+            length += len(word.group()) + 1
+            if length > most:
+                return None
+            words.append(word.group())
+        return " ".join(words)
+
     def make(self, op: Op, operands: tuple[_Operand, ...], first: Token, last: Token) -> _Operand:
-        text = " ".join(self.source[first.start:last.end].split())
-        if len(text) > 24:
+        text = self.short_text(first.start, last.end)
+        if text is None:
             text = op.text.format(a="…", b="…")
         node = self.graph.add_op(op, tuple(o.index for o in operands), text, self.span(first, last))
         return _Operand(node.index, first, last)

@@ -27,16 +27,21 @@ def state_at(trace: Trace, step: int) -> dict[str, Any]:
         if isinstance(current, ForwardStep):
             value[i], status[i] = current.value, current.status
         elif isinstance(current, SeedStep):
-            grad[i], grad_status[i] = current.grad, OK
+            if trace.grads[i] is not None:  # an output that depends on no input carries no gradient
+                grad[i], grad_status[i] = current.grad, OK
         elif isinstance(current, EdgeStep):
             grad[i], grad_status[i] = current.grad, current.status
         elif isinstance(current, UpdateStep):
             after[i] = current.after
+    # Once the backward pass is over, a node no edge reached is known to keep its gradient of 0.
+    backward_over = step >= _last_backward_step(trace)
     states = []
     for node in nodes:
         i = node.index
-        known_grad = i in grad
         carries_grad = trace.grads[i] is not None
+        if backward_over and carries_grad and i not in grad:
+            grad[i], grad_status[i] = trace.grads[i], trace.grad_status[i]
+        known_grad = i in grad
         states.append({
             "id": node.id,
             "value": to_json(value.get(i)),
@@ -48,3 +53,7 @@ def state_at(trace: Trace, step: int) -> dict[str, Any]:
     current = trace.steps[step].to_dict()
     return {"step": step, "steps": len(trace.steps), "phase": current["phase"], "current": current,
             "nodes": states, "output": trace.output.id}
+
+
+def _last_backward_step(trace: Trace) -> int:
+    return max((s.index for s in trace.steps if isinstance(s, (SeedStep, EdgeStep))), default=-1)

@@ -56,13 +56,19 @@ def as_value(raw: Any, field: str, limits: Limits = LIMITS) -> Any:
     if isinstance(raw, bool) or raw is None or isinstance(raw, str):
         raise ValueInputError(f"{field} must be a number or a list of numbers", field, code="invalid_value")
     if isinstance(raw, (int, float)):
-        value = float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:  # a whole number too large for float64
+            value = math.inf
         _check_finite(value, field, limits)
         return np.float64(value)
     try:
         array = np.array(raw, dtype=np.float64)
     except (ValueError, TypeError):
         raise ValueInputError(f"{field} must be a number or a rectangular (not ragged) list of numbers",
+                              field, code="invalid_value") from None
+    except OverflowError:  # a whole number too large for float64
+        raise ValueInputError(f"{field} must hold finite numbers of size at most {limits.max_abs_value:g}",
                               field, code="invalid_value") from None
     if array.size > limits.max_tensor_elements:
         raise LimitError(f"{field} has {array.size} numbers; the cap is {limits.max_tensor_elements} "

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
 from engine.graph import Graph
@@ -13,7 +13,7 @@ from engine.replay import state_at
 from engine.trace import trace_graph
 
 from ..schemas import ErrorEnvelope, StateRequest, TraceRequest, TraceResponse
-from ..settings import Settings, get_settings
+from ..settings import get_settings
 
 router = APIRouter(prefix="/trace", tags=["trace"])
 
@@ -25,9 +25,9 @@ def json_response(payload: dict[str, Any]) -> Response:
     return Response(json.dumps(payload, separators=(",", ":"), allow_nan=False), media_type="application/json")
 
 
-async def _run(graph: Graph, work: Callable[[], dict[str, Any]], heavy: bool, settings: Settings) -> Response:
-    # Small traces take microseconds: a thread hop would cost more than the work.
-    if heavy or len(graph.nodes) > settings.inline_trace_nodes:
+async def _run(graph: Graph, work: Callable[[], dict[str, Any]], heavy: bool) -> Response:
+    # Small traces take microseconds: a thread hop (or a sync dependency) would cost more than the work.
+    if heavy or len(graph.nodes) > get_settings().inline_trace_nodes:
         return json_response(await run_in_threadpool(work))
     return json_response(work())
 
@@ -39,12 +39,12 @@ def _trace(request: TraceRequest, graph: Graph):
 
 @router.post("", response_model=TraceResponse, responses=ERRORS,
              summary="Forward values, backward gradients edge by edge, and optionally one update")
-async def post_trace(request: TraceRequest, settings: Settings = Depends(get_settings)) -> Response:
+async def post_trace(request: TraceRequest) -> Response:
     graph = parse(request.source)
-    return await _run(graph, lambda: _trace(request, graph).to_dict(), request.gradcheck, settings)
+    return await _run(graph, lambda: _trace(request, graph).to_dict(), request.gradcheck)
 
 
 @router.post("/state", responses=ERRORS, summary="What is known at step k (values so far, gradients so far)")
-async def post_state(request: StateRequest, settings: Settings = Depends(get_settings)) -> Response:
+async def post_state(request: StateRequest) -> Response:
     graph = parse(request.source)
-    return await _run(graph, lambda: state_at(_trace(request, graph), request.step), request.gradcheck, settings)
+    return await _run(graph, lambda: state_at(_trace(request, graph), request.step), request.gradcheck)
