@@ -1,0 +1,98 @@
+// Words: one translation table per language, the current language, and filling the page with text.
+// Text only ever reaches the page through textContent or text nodes.
+import en from "./lang/en.js";
+import zh from "./lang/zh.js";
+
+const TABLES = { zh, en };
+const HTML_LANG = { zh: "zh-Hans", en: "en" };
+const FALLBACK = "en";
+
+export const LANGUAGES = Object.freeze(Object.keys(TABLES));
+
+let current = FALLBACK;
+
+export function isLanguage(code) {
+  return typeof code === "string" && Object.hasOwn(TABLES, code);
+}
+
+/** The first of the browser's preferred languages that we speak, or English. */
+export function preferredLanguage(browserLanguages) {
+  for (const tag of browserLanguages ?? []) {
+    const primary = String(tag).toLowerCase().split("-")[0];
+    if (isLanguage(primary)) return primary;
+  }
+  return FALLBACK;
+}
+
+export function language() {
+  return current;
+}
+
+export function setLanguage(code) {
+  current = isLanguage(code) ? code : FALLBACK;
+  document.documentElement.lang = HTML_LANG[current];
+  return current;
+}
+
+function lookup(key) {
+  const text = TABLES[current][key] ?? TABLES[FALLBACK][key];
+  if (text === undefined) {
+    console.error(`missing translation: ${key}`);
+    return key;
+  }
+  return text;
+}
+
+const PARAMETER = /\{([a-z_]+)\}/g;
+
+/** The text for key with {parameters} replaced by strings. */
+export function t(key, params = {}) {
+  return lookup(key).replace(PARAMETER, (whole, name) => (name in params ? String(params[name]) : whole));
+}
+
+/**
+ * Replace element's children with the text for key; a parameter may be a string or a DOM node
+ * (so a number can keep its own colour inside a translated sentence).
+ */
+export function fill(element, key, params = {}) {
+  const parts = [];
+  let last = 0;
+  const text = lookup(key);
+  for (const match of text.matchAll(PARAMETER)) {
+    parts.push(text.slice(last, match.index));
+    const value = params[match[1]];
+    parts.push(value === undefined ? match[0] : value instanceof Node ? value : String(value));
+    last = match.index + match[0].length;
+  }
+  parts.push(text.slice(last));
+  element.replaceChildren(...parts.filter((part) => part !== ""));
+  return element;
+}
+
+/**
+ * Translate the static page: data-i18n="key" sets the text, data-i18n-attr="aria-label:key;title:key"
+ * sets attributes.
+ */
+export function translatePage(root = document) {
+  for (const element of root.querySelectorAll("[data-i18n]")) {
+    element.textContent = t(element.dataset.i18n);
+  }
+  for (const element of root.querySelectorAll("[data-i18n-attr]")) {
+    for (const pair of element.dataset.i18nAttr.split(";")) {
+      const [attribute, key] = pair.split(":").map((part) => part.trim());
+      if (attribute && key) element.setAttribute(attribute, t(key));
+    }
+  }
+  document.title = t("page.title");
+}
+
+/** Keys present in one table and missing in another, for the tests. */
+export function missingKeys() {
+  const all = new Set(LANGUAGES.flatMap((code) => Object.keys(TABLES[code])));
+  const missing = {};
+  for (const code of LANGUAGES) {
+    const absent = [...all].filter((key) => !Object.hasOwn(TABLES[code], key));
+    if (absent.length) missing[code] = absent;
+  }
+  return missing;
+}
