@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any, Collection, Sequence
 
+import orjson
 from pydantic import ValidationError
 
 from engine.errors import EngineError
@@ -179,7 +180,7 @@ def render(answer: dict[str, Any]) -> str:
 
 def json_text(answer: dict[str, Any]) -> str:
     # The same bytes the API answers with (app.routes.trace.json_response).
-    return json.dumps(answer, separators=(",", ":"), allow_nan=False)
+    return orjson.dumps(answer).decode()
 
 
 # ---- Commands --------------------------------------------------------------------------------

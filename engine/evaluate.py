@@ -4,12 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from math import isfinite
+
 import numpy as np
 
-from .errors import SourceError, ValueInputError
+from .errors import LimitError, SourceError, ValueInputError
 from .graph import CONST, INPUT, Graph, Node
 from .ops import OPS
-from .values import is_finite
 
 OK = "ok"
 # numpy's floating-point error names, as statuses a student can read
@@ -55,22 +56,32 @@ def forward(graph: Graph, bindings: dict[int, Any], flags: FloatFlags | None = N
     values: list[Any] = []
     status: list[str] = []
     origin: list[int | None] = []
+    elements = 0
     for node in graph.nodes:
-        if node.op == INPUT:
+        op_name = node.op
+        if op_name == INPUT:
             result = bindings[node.index]
-        elif node.op == CONST:
+        elif op_name == CONST:
             result = np.float64(node.constant)
         else:
             operands = [values[i] for i in node.inputs]
-            if OPS[node.op].elementwise:
-                _check_broadcast(graph, node, operands)
-            flags.take()
-            result = OPS[node.op].forward(*operands)
+            flags.raised = None
+            try:
+                result = OPS[op_name].forward(*operands)
+            except ValueError:
+                raise _shape_error(graph, node, operands) from None
         values.append(result)
-        if is_finite(result):
-            status.append(OK)
-            origin.append(None)
-            continue
+        if isinstance(result, float):
+            if isfinite(result):
+                status.append(OK)
+                origin.append(None)
+                continue
+        else:
+            elements += _check_size(graph, node, result, elements)
+            if np.isfinite(result).all():
+                status.append(OK)
+                origin.append(None)
+                continue
         poisoned = next((i for i in node.inputs if status[i] != OK), None)
         if poisoned is not None:
             status.append("nan" if np.isnan(result).any() else "inf")
@@ -81,19 +92,32 @@ def forward(graph: Graph, bindings: dict[int, Any], flags: FloatFlags | None = N
     return Forward(values, status, origin)
 
 
-def _check_broadcast(graph: Graph, node: Node, operands: list[Any]) -> None:
-    try:
-        np.broadcast_shapes(*(np.shape(v) for v in operands))
-    except ValueError:
-        op = OPS[node.op]
-        written = f"'{op.symbols[0]}'" if op.symbols else f"{op.name}(...)"
-        shapes = " and ".join(f"{graph.nodes[i].label} (shape {list(np.shape(v))})"
-                              for i, v in zip(node.inputs, operands))
-        message = (f"{written} cannot combine {shapes}: the shapes do not broadcast (trailing sizes must be "
-                   "equal or 1)")
-        if node.span is None:
-            raise ValueInputError(message, "values", code="shape_mismatch") from None
-        raise SourceError(message, node.span.line, node.span.column, code="shape_mismatch") from None
+def _check_size(graph: Graph, node: Node, result: Any, elements: int) -> int:
+    limits = graph.limits
+    size = int(np.size(result))
+    if size > limits.max_tensor_elements or elements + size > limits.max_total_elements:
+        where = node.span
+        message = (f"{node.label} makes a tensor of {size} numbers, and the program holds {elements + size} in "
+                   f"all; the caps are {limits.max_tensor_elements} per node and {limits.max_total_elements} "
+                   "in all (max_tensor_elements, max_total_elements)")
+        limit = "max_tensor_elements" if size > limits.max_tensor_elements else "max_total_elements"
+        if where is None:
+            raise LimitError(message, limit, getattr(limits, limit), field="values")
+        raise LimitError(f"line {where.line}, column {where.column}: {message}", limit, getattr(limits, limit),
+                         line=where.line, column=where.column)
+    return size
+
+
+def _shape_error(graph: Graph, node: Node, operands: list[Any]) -> Exception:
+    op = OPS[node.op]
+    written = f"'{op.symbols[0]}'" if op.symbols else f"{op.name}(...)"
+    shapes = " and ".join(f"{graph.nodes[i].label} (shape {list(np.shape(v))})"
+                          for i, v in zip(node.inputs, operands))
+    message = (f"{written} cannot combine {shapes}: the shapes do not broadcast (trailing sizes must be "
+               "equal or 1)")
+    if node.span is None:
+        return ValueInputError(message, "values", code="shape_mismatch")
+    return SourceError(message, node.span.line, node.span.column, code="shape_mismatch")
 
 
 def output_value(graph: Graph, bindings: dict[int, Any]) -> Any:

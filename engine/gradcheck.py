@@ -68,14 +68,19 @@ def verdict(rel_error: float | None) -> str:
     return "pass" if rel_error < PASS_BELOW else "warn" if rel_error < WARN_BELOW else "fail"
 
 
-def gradcheck(graph: Graph, bindings: dict[int, Any], gradients: dict[int, Any],
-              limits: Limits = LIMITS) -> list[GradCheck]:
+def check_work(graph: Graph, bindings: dict[int, Any], limits: Limits = LIMITS) -> None:
+    """Refuse, before any evaluation, a check that would re-run the graph too many times."""
     elements = sum(int(np.size(bindings[i])) for i in graph.inputs.values())
     work = elements * len(graph.nodes)
     if work > limits.max_gradcheck_work:
         raise LimitError(f"a gradient check here would take {work} node evaluations (inputs x nodes); the cap "
                          f"is {limits.max_gradcheck_work} (max_gradcheck_work): check a smaller program",
                          "max_gradcheck_work", limits.max_gradcheck_work, field="gradcheck")
+
+
+def gradcheck(graph: Graph, bindings: dict[int, Any], gradients: dict[int, Any],
+              limits: Limits = LIMITS) -> list[GradCheck]:
+    check_work(graph, bindings, limits)
     loss = scalar_loss(output_value(graph, bindings))
     checks = []
     for name, index in graph.inputs.items():

@@ -36,7 +36,7 @@ class Node:
     named: bool  # the label is a name the program gave (an input or an assignment)
     span: Span | None = None
     constant: float | None = None
-    aliases: list[str] = field(default_factory=list)
+    aliases: tuple[str, ...] = ()
 
     @property
     def is_leaf(self) -> bool:
@@ -75,14 +75,14 @@ class Graph:
         op = OPS[op] if isinstance(op, str) else op
         if len(inputs) != op.arity:
             raise ValueError(f"op {op.name!r} takes {op.arity} inputs, got {len(inputs)}")
-        if any(i >= len(self.nodes) or i < 0 for i in inputs):
+        if min(inputs) < 0 or max(inputs) >= len(self.nodes):
             raise ValueError("a node's inputs must be added before it")
         return self._append(op.name, inputs, label, False, span)
 
     def name_node(self, index: int, name: str) -> None:
         node = self.nodes[index]
         if node.named:
-            node.aliases.append(name)
+            node.aliases += (name,)
         else:
             node.label = name
             node.named = True

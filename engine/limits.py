@@ -16,6 +16,7 @@ class Limits:
     max_params: int = 1_000
     max_tensor_elements: int = 10_000
     max_tensor_side: int = 1_000
+    max_total_elements: int = 200_000
     max_abs_value: float = 1e15
     min_learning_rate: float = 1e-12
     max_learning_rate: float = 1e6

@@ -4,6 +4,9 @@ Each primitive is declared once: how it is written, its forward rule and, right 
 local derivative with respect to every input. Parsing, evaluation, the backward pass, the
 /api/v1/ops listing, the docs and the per-op gradient tests all read this table.
 
+Arithmetic uses Python's operators: on float64 scalars they skip the ufunc dispatch (ten times
+faster) and on arrays they are the same ufuncs.
+
 Elementwise ops give `partials`: the local derivative d(out)/d(input_i) as an array of the
 broadcast shape (or a scalar), so the chain rule is upstream * local, with broadcasting undone.
 Ops that are not elementwise (matmul, reductions) give `vjps` instead: each maps
@@ -11,6 +14,7 @@ Ops that are not elementwise (matmul, reductions) give `vjps` instead: each maps
 """
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -107,7 +111,7 @@ def _tie_split(a: Array, b: Array) -> Array:
 # ---- Arithmetic ---------------------------------------------------------------------------
 
 register(Op(
-    "add", 2, np.add,
+    "add", 2, operator.add,
     partials=(lambda out, a, b: 1.0, lambda out, a, b: 1.0),
     notation="infix", symbols=("+",), precedence=10,
     text="{a} + {b}", latex="{a} + {b}", local_text=("1", "1"), local_latex=("1", "1"),
@@ -116,7 +120,7 @@ register(Op(
 ))
 
 register(Op(
-    "sub", 2, np.subtract,
+    "sub", 2, operator.sub,
     partials=(lambda out, a, b: 1.0, lambda out, a, b: -1.0),
     notation="infix", symbols=("-",), precedence=10,
     text="{a} - {b}", latex="{a} - {b}", local_text=("1", "-1"), local_latex=("1", "-1"),
@@ -125,7 +129,7 @@ register(Op(
 ))
 
 register(Op(
-    "mul", 2, np.multiply,
+    "mul", 2, operator.mul,
     partials=(lambda out, a, b: b, lambda out, a, b: a),
     notation="infix", symbols=("*",), precedence=20,
     text="{a} * {b}", latex="{a} \\cdot {b}", local_text=("{b}", "{a}"), local_latex=("{b}", "{a}"),
@@ -134,7 +138,7 @@ register(Op(
 ))
 
 register(Op(
-    "div", 2, np.divide,
+    "div", 2, operator.truediv,
     partials=(lambda out, a, b: 1.0 / b, lambda out, a, b: -out / b),
     notation="infix", symbols=("/",), precedence=20,
     text="{a} / {b}", latex="\\frac{{{a}}}{{{b}}}",
@@ -145,7 +149,7 @@ register(Op(
 ))
 
 register(Op(
-    "neg", 1, np.negative,
+    "neg", 1, operator.neg,
     partials=(lambda out, a: -1.0,),
     notation="prefix", symbols=("-",), precedence=30,
     text="-{a}", latex="-{a}", local_text=("-1",), local_latex=("-1",),
@@ -162,7 +166,7 @@ def _pow_exponent(out: Array, a: Array, b: Array) -> Array:
 
 
 register(Op(
-    "pow", 2, np.power,
+    "pow", 2, operator.pow,
     partials=(_pow_base, _pow_exponent),
     notation="infix", symbols=("**", "^"), precedence=40, right_assoc=True,
     text="{a} ** {b}", latex="{{{a}}}^{{{b}}}",

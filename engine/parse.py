@@ -20,17 +20,21 @@ from .graph import Graph, Span
 from .limits import LIMITS, Limits
 from .ops import Op, function_ops, infix_ops, prefix_ops
 
+# Leading blanks are part of each token's match: one regex call per token.
 _TOKEN = re.compile(
     r"""
-    (?P<space>[ \t\r\f]+)
-  | (?P<comment>\#[^\n]*)
-  | (?P<newline>\n)
-  | (?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<symbol>\*\*|==|!=|<=|>=|//|[-+*/^@(),=;<>%])
+    [ \t\r\f]*
+    (?:
+      (?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
+    | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+    | (?P<symbol>\*\*|==|!=|<=|>=|//|[-+*/^@(),=;<>%])
+    | (?P<newline>\n)
+    | (?P<comment>\#[^\n]*)
+    )
     """,
     re.VERBOSE,
 )
+_BLANKS = re.compile(r"[ \t\r\f]*")
 
 _WORD = re.compile(r"\S+")
 
@@ -99,29 +103,37 @@ def tokenize(source: str, limits: Limits = LIMITS) -> list[Token]:
             "max_source_chars", limits.max_source_chars, field="source",
         )
     tokens: list[Token] = []
+    append = tokens.append
     line, line_start, position, parens = 1, 0, 0, 0
     match = _TOKEN.match
-    while position < len(source):
+    length = len(source)
+    while position < length:
         found = match(source, position)
-        column = position - line_start + 1
         if found is None:
-            raise SourceError(_bad_character(source[position]), line, column, code="not_the_language")
-        kind, text = found.lastgroup, found.group()
-        end = found.end()
+            position = _BLANKS.match(source, position).end()
+            if position == length:
+                break
+            raise SourceError(_bad_character(source[position]), line, position - line_start + 1,
+                              code="not_the_language")
+        kind = found.lastgroup
+        start, end = found.span(kind)
         if kind == "newline":
             if parens == 0:
-                tokens.append(Token("newline", text, line, column, position, end))
+                append(Token("newline", "\n", line, start - line_start + 1, start, end))
             line, line_start = line + 1, end
         elif kind == "symbol":
+            text = found.group(kind)
             if text in _NOT_THE_LANGUAGE:
-                raise SourceError(_NOT_THE_LANGUAGE[text], line, column, code="not_the_language")
-            parens += text == "("
-            parens -= text == ")" and parens > 0
-            tokens.append(Token("symbol", text, line, column, position, end))
-        elif kind in ("number", "name"):
-            tokens.append(Token(kind, text, line, column, position, end))
+                raise SourceError(_NOT_THE_LANGUAGE[text], line, start - line_start + 1, code="not_the_language")
+            if text == "(":
+                parens += 1
+            elif text == ")" and parens:
+                parens -= 1
+            append(Token("symbol", text, line, start - line_start + 1, start, end))
+        elif kind != "comment":
+            append(Token(kind, found.group(kind), line, start - line_start + 1, start, end))
         position = end
-    tokens.append(Token("end", "", line, position - line_start + 1, position, position))
+    append(Token("end", "", line, position - line_start + 1, position, position))
     return tokens
 
 
@@ -148,8 +160,11 @@ class Parser:
 
     # ---- tokens -------------------------------------------------------------------------
 
-    def peek(self, ahead: int = 0) -> Token:
-        return self.tokens[min(self.position + ahead, len(self.tokens) - 1)]
+    def peek(self) -> Token:
+        return self.tokens[self.position]  # advance() never moves past the final "end" token
+
+    def peek_next(self) -> Token:
+        return self.tokens[min(self.position + 1, len(self.tokens) - 1)]
 
     def advance(self) -> Token:
         token = self.tokens[self.position]
@@ -196,7 +211,7 @@ class Parser:
 
     def statement(self) -> int:
         token = self.peek()
-        if token.kind == "name" and self.peek(1).kind == "symbol" and self.peek(1).text == "=":
+        if token.kind == "name" and self.peek_next().kind == "symbol" and self.peek_next().text == "=":
             self.check_name(token)
             self.check_assignable(token)
             self.advance()
@@ -346,21 +361,18 @@ class Parser:
     # ---- nodes --------------------------------------------------------------------------
 
     def span(self, first: Token, last: Token) -> Span:
-        end_line = last.line + self.source.count("\n", last.start, last.end)
-        return Span(first.line, first.column, end_line, last.column + (last.end - last.start))
+        return Span(first.line, first.column, last.line, last.column + (last.end - last.start))  # tokens never span lines
 
     def short_text(self, start: int, end: int, most: int = 24) -> str | None:
         """The source between start and end with whitespace collapsed, or None if longer than `most`."""
-        # NOTE: stop reading as soon as the text is too long: in a long left-associative sum every
-        # node starts at the first term, and reading each node's whole span would be quadratic.
-        words: list[str] = []
-        length = -1
-        for word in _WORD.finditer(self.source, start, end):
-            length += len(word.group()) + 1
-            if length > most:
-                return None
-            words.append(word.group())
-        return " ".join(words)
+        # NOTE: read a bounded slice only: in a long left-associative sum every node starts at the
+        # first term, and reading each node's whole span would be quadratic.
+        if end - start > 4 * most:
+            return None
+        text = self.source[start:end]
+        if end - start > most or "  " in text or "\n" in text or "\t" in text or "#" in text:
+            text = " ".join(_WORD.findall(text))
+        return text if len(text) <= most else None
 
     def make(self, op: Op, operands: tuple[_Operand, ...], first: Token, last: Token) -> _Operand:
         text = self.short_text(first.start, last.end)

@@ -16,11 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from math import isfinite
+
 import numpy as np
 
 from .errors import ValueInputError
 from .evaluate import OK, FloatFlags, Forward, bad_status, forward, output_value, scalar_loss
-from .gradcheck import GradCheck, gradcheck as run_gradcheck
+from .gradcheck import GradCheck, check_work as check_gradcheck_work, gradcheck as run_gradcheck
 from .graph import CONST, INPUT, Graph, Node
 from .limits import LIMITS, Limits
 from .ops import OPS, unbroadcast
@@ -68,13 +70,12 @@ class EdgeStep:
     grad: Any
     status: str
     local_formula: str
-    formula: str
 
     def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "phase": "backward", "node": self.node, "from": self.source,
                 "operand": self.operand, "upstream": to_json(self.upstream), "local": to_json(self.local),
                 "contribution": to_json(self.contribution), "grad": to_json(self.grad), "status": self.status,
-                "local_formula": self.local_formula, "formula": self.formula}
+                "local_formula": self.local_formula}
 
 
 @dataclass(slots=True)
@@ -94,6 +95,7 @@ class UpdateStep:
 
 
 Step = ForwardStep | SeedStep | EdgeStep | UpdateStep
+_LEAF_ROLES = {INPUT: "input", CONST: "constant"}
 
 
 @dataclass
@@ -128,7 +130,7 @@ class Trace:
     def role(self, node: Node) -> str:
         if node.index == self.graph.output:
             return "output"
-        return {INPUT: "input", CONST: "constant"}.get(node.op, "intermediate")
+        return _LEAF_ROLES.get(node.op, "intermediate")
 
     def node_dict(self, node: Node) -> dict[str, Any]:
         i = node.index
@@ -164,24 +166,30 @@ def _operand_name(node: Node) -> str:
 
 def _operand_number(value: Any, op_notation: str, position: int, op_name: str) -> str:
     text = number_text(value)
-    if text.startswith("-") and (op_notation == "prefix" or position > 0 or op_name == "pow"):
+    if text[0] == "-" and (op_notation == "prefix" or position > 0 or op_name == "pow"):
         return f"({text})"
     return text
 
 
 def _forward_formula(graph: Graph, node: Node, values: list[Any]) -> str:
     result = number_text(values[node.index])
-    if node.op in (INPUT, CONST):
-        return f"{node.label} = {result}" if node.named and node.op == CONST else (
-            result if node.op == CONST else f"{node.label} = {result}")
+    if node.op == INPUT or (node.op == CONST and node.named):
+        return f"{node.label} = {result}"
+    if node.op == CONST:
+        return result
     op = OPS[node.op]
     operands = [graph.nodes[i] for i in node.inputs]
-    names = dict(zip("ab", (_operand_name(o) for o in operands)))
-    numbers = dict(zip("ab", (_operand_number(values[o.index], op.notation, k, op.name)
-                              for k, o in enumerate(operands))))
-    symbolic = op.text.format(**names)
     head = f"{node.label} = " if node.named else ""
-    return f"{head}{symbolic} = {op.text.format(**numbers)} = {result}"
+    if op.arity == 1:
+        a = operands[0]
+        symbolic = op.text.format(a=_operand_name(a))
+        numbers = op.text.format(a=_operand_number(values[a.index], op.notation, 0, op.name))
+    else:
+        a, b = operands
+        symbolic = op.text.format(a=_operand_name(a), b=_operand_name(b))
+        numbers = op.text.format(a=_operand_number(values[a.index], op.notation, 0, op.name),
+                                 b=_operand_number(values[b.index], op.notation, 1, op.name))
+    return f"{head}{symbolic} = {numbers} = {result}"
 
 
 def _d(name: str) -> str:
@@ -198,75 +206,73 @@ def backward(graph: Graph, fwd: Forward, flags: FloatFlags, record: list[Step] |
     grads: list[Any] = [None] * len(nodes)
     grad_status = ["none"] * len(nodes)
     grad_origin: list[int | None] = [None] * len(nodes)
+    reached = [False] * len(nodes)  # has some edge contributed to this node's gradient yet?
+    zero = np.float64(0.0)
     for node in nodes:
         if needs[node.index]:
             value = values[node.index]
-            grads[node.index] = np.float64(0.0) if isinstance(value, float) else np.zeros(np.shape(value))
+            grads[node.index] = zero if isinstance(value, float) else np.zeros(np.shape(value))
             grad_status[node.index] = OK
     out = graph.output
     output_node = nodes[out]
-    out_name = _operand_name(output_node) if output_node.named else "L"
+    out_name = _d(_operand_name(output_node) if output_node.named else "L")
     if needs[out]:
         seed = values[out]
         grads[out] = np.float64(1.0) if isinstance(seed, float) else np.ones(np.shape(seed))
     if record is not None:
         record.append(SeedStep(len(record), output_node.id, grads[out] if needs[out] else np.float64(1.0),
-                               f"{_d(out_name)}/{_d(out_name)} = 1"))
+                               f"{out_name}/{out_name} = 1"))
     for node in reversed(nodes):
         i = node.index
-        if node.op in (INPUT, CONST) or not needs[i] or not reach[i]:
+        if not needs[i] or not reach[i] or node.op == INPUT:
             continue
         op = OPS[node.op]
+        out_value = values[i]
         operand_values = [values[j] for j in node.inputs]
         upstream = grads[i]
+        names = None
         for k, j in enumerate(node.inputs):
             if not needs[j]:
                 continue
-            flags.take()
+            flags.raised = None
             if op.partials:
-                local = op.partials[k](values[i], *operand_values)
-                contribution = unbroadcast(upstream * local, np.shape(values[j]))
+                local = op.partials[k](out_value, *operand_values)
+                contribution = upstream * local
+                target = values[j]
+                if not isinstance(target, float) or not isinstance(contribution, float):
+                    contribution = unbroadcast(contribution, np.shape(target))
+                    if np.ndim(local) or np.ndim(upstream):
+                        local = None  # a tensor edge: its Jacobian is described by local_formula
             else:
                 local = None
-                contribution = op.vjps[k](upstream, values[i], *operand_values)
-            flag = flags.take()
-            total = grads[j] + contribution
+                contribution = op.vjps[k](upstream, out_value, *operand_values)
+            total = grads[j] + contribution if reached[j] else contribution
             grads[j] = total
-            if grad_status[j] != OK and np.isnan(total).any():
-                grad_status[j] = "nan"
-            elif grad_status[j] == OK and not is_finite(total):
-                if grad_status[i] != OK:
-                    grad_status[j], grad_origin[j] = grad_status[i], grad_origin[i]
-                elif fwd.status[i] != OK or any(fwd.status[m] != OK for m in node.inputs):
-                    culprit = next(m for m in (i, *node.inputs) if fwd.status[m] != OK)
-                    grad_status[j], grad_origin[j] = bad_status(total, None), fwd.origin[culprit]
-                else:
-                    grad_status[j], grad_origin[j] = bad_status(total, flag), i
+            reached[j] = True
+            if not (isfinite(total) if isinstance(total, float) else np.isfinite(total).all()):
+                _mark_bad_gradient(node, j, total, flags.take(), fwd, grad_status, grad_origin)
             if record is not None:
-                record.append(_edge_step(len(record), graph, node, k, j, out_name, upstream, local,
-                                         contribution, total, grad_status[j], values))
+                if names is None:
+                    names = {"out": _operand_name(node)}
+                    names.update(zip("ab", (_operand_name(nodes[m]) for m in node.inputs)))
+                record.append(EdgeStep(len(record), nodes[j].id, node.id, k, upstream, local, contribution, total,
+                                       grad_status[j], op.local_text[k].format(**names)))
     return grads, grad_status, grad_origin
 
 
-def _edge_step(index: int, graph: Graph, node: Node, k: int, j: int, out_name: str, upstream: Any, local: Any,
-               contribution: Any, total: Any, status: str, values: list[Any]) -> EdgeStep:
-    op = OPS[node.op]
-    operands = [graph.nodes[m] for m in node.inputs]
-    names = dict(zip("ab", (_operand_name(o) for o in operands)))
-    local_formula = op.local_text[k].format(out=_operand_name(node), **names)
-    source, target = _operand_name(node), _operand_name(graph.nodes[j])
-    chain = f"{_d(out_name)}/{_d(source)} * {_d(source)}/{_d(target)}"
-    if local is not None and np.ndim(local) == 0 and np.ndim(upstream) == 0:
-        numbers = f"{_operand_number(upstream, 'call', 0, '')} * {_operand_number(local, 'infix', 1, '')}"
-        formula = f"{_d(out_name)}/{_d(target)} += {chain} = {numbers} = {number_text(contribution)}"
+def _mark_bad_gradient(node: Node, j: int, total: Any, flag: str | None, fwd: Forward, grad_status: list[str],
+                       grad_origin: list[int | None]) -> None:
+    i = node.index
+    if grad_status[j] != OK:
+        if np.isnan(total).any():
+            grad_status[j] = "nan"
+    elif grad_status[i] != OK:
+        grad_status[j], grad_origin[j] = grad_status[i], grad_origin[i]
+    elif fwd.status[i] != OK or any(fwd.status[m] != OK for m in node.inputs):
+        culprit = next(m for m in (i, *node.inputs) if fwd.status[m] != OK)
+        grad_status[j], grad_origin[j] = bad_status(total, None), fwd.origin[culprit]
     else:
-        formula = f"{_d(out_name)}/{_d(target)} += {chain} = {number_text(contribution)}"
-    if contribution is not total and not np.array_equal(contribution, total):
-        formula += f"; total {number_text(total)}"
-    scalar_local = local if local is not None and np.ndim(local) == 0 and np.ndim(values[j]) == 0 \
-        and np.ndim(upstream) == 0 else None
-    return EdgeStep(index, graph.nodes[j].id, node.id, k, upstream, np.float64(scalar_local)
-                    if scalar_local is not None else None, contribution, total, status, local_formula, formula)
+        grad_status[j], grad_origin[j] = bad_status(total, flag), i
 
 
 def trace_graph(graph: Graph, values: Mapping[str, Any], *, params: Sequence[str] = (),
@@ -274,6 +280,8 @@ def trace_graph(graph: Graph, values: Mapping[str, Any], *, params: Sequence[str
                 limits: Limits = LIMITS) -> Trace:
     bindings = bind(graph, values, limits)
     updated = _check_params(graph, params, learning_rate, limits)
+    if gradcheck:
+        check_gradcheck_work(graph, bindings, limits)
     flags = FloatFlags()
     steps: list[Step] | None = [] if record else None
     with flags.watching():

@@ -39,16 +39,13 @@ def shape_of(x: Any) -> list[int]:
 
 def number_text(x: Any) -> str:
     """A number as a student reads it: 3, -4, 0.25, 1.5e-07, nan, inf."""
-    if not isinstance(x, float) and np.ndim(x) > 0:
-        return "tensor(" + "×".join(str(n) for n in np.shape(x)) + ")"
-    value = float(x)
-    if value != value:
-        return "nan"
-    if value in (math.inf, -math.inf):
-        return "inf" if value > 0 else "-inf"
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.6g}"
+    if not isinstance(x, float):
+        if np.ndim(x) > 0:
+            return "tensor(" + "×".join(str(n) for n in np.shape(x)) + ")"
+        x = float(x)
+    if x.is_integer() and -1e15 < x < 1e15:
+        return str(int(x))
+    return f"{x:.6g}"  # also spells nan, inf and -inf
 
 
 def as_value(raw: Any, field: str, limits: Limits = LIMITS) -> Any:

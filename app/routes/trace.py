@@ -1,8 +1,9 @@
 """POST /trace and /trace/state: parse, run, record; answer the trace contract of DESIGN.md."""
 from __future__ import annotations
 
-import json
 from typing import Any, Callable
+
+import orjson
 
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
@@ -22,7 +23,8 @@ ERRORS = {413: {"model": ErrorEnvelope, "description": "Body too large"},
 
 
 def json_response(payload: dict[str, Any]) -> Response:
-    return Response(json.dumps(payload, separators=(",", ":"), allow_nan=False), media_type="application/json")
+    # NOTE: orjson writes a NaN as null; the engine has already made every non-finite number None.
+    return Response(orjson.dumps(payload), media_type="application/json")
 
 
 async def _run(graph: Graph, work: Callable[[], dict[str, Any]], heavy: bool) -> Response:

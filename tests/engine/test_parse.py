@@ -106,7 +106,7 @@ def test_an_assigned_name_refers_to_its_node() -> None:
 def test_naming_a_named_node_again_records_an_alias() -> None:
     graph = parse("a = x\nb = a")
     assert len(graph.nodes) == 1
-    assert graph.nodes[0].label == "x" and graph.nodes[0].aliases == ["a", "b"]
+    assert graph.nodes[0].label == "x" and graph.nodes[0].aliases == ("a", "b")
 
 
 def test_constants_keep_the_text_they_were_written_with() -> None:

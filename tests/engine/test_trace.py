@@ -81,7 +81,7 @@ def test_worked_example_backward_starts_with_the_seed_then_one_step_per_edge() -
         ("n0", "n2", -4.0, 1.0, -4.0, -4.0),   # df/dx = df/dq * dq/dx
         ("n1", "n2", -4.0, 1.0, -4.0, -4.0),   # df/dy = df/dq * dq/dy
     ]
-    assert steps[3]["formula"] == "df/dx += df/dq * dq/dx = -4 * 1 = -4"
+    assert all(s["upstream"] * s["local"] == s["contribution"] for s in steps[1:])
     assert [s["local_formula"] for s in steps[1:]] == ["z", "q", "1", "1"]
     assert [s["index"] for s in steps] == [5, 6, 7, 8, 9]
 
@@ -118,7 +118,7 @@ def test_x_times_x_accumulates_two_contributions_into_six() -> None:
     assert [(s.upstream, s.local, s.contribution, s.grad) for s in into_x] == [(1.0, 3.0, 3.0, 3.0),
                                                                              (1.0, 3.0, 3.0, 6.0)]
     assert result.grads[0] == 6.0
-    assert into_x[1].formula.endswith("; total 6")
+    assert into_x[1].grad == into_x[0].grad + into_x[1].contribution
 
 
 def test_a_plus_a_twice_gives_gradient_four() -> None:
