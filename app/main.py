@@ -1,6 +1,8 @@
 """Assembles the app: API routers under /api/v1, the pages, static files and the error envelope."""
 from __future__ import annotations
 
+import mimetypes
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -12,6 +14,12 @@ from .paths import STATIC_DIR
 from .routes import meta, pages, trace
 
 API_PREFIX = "/api/v1"
+
+# NOTE: the platform MIME table may lack these; a module script served as text/plain (or
+# application/octet-stream) is refused by the browser, so register them before StaticFiles guesses.
+mimetypes.add_type("text/javascript", ".mjs")
+mimetypes.add_type("text/javascript", ".js")
+mimetypes.add_type("font/woff2", ".woff2")
 
 
 def create_app() -> FastAPI:

@@ -13,8 +13,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
-    # A trace larger than this many nodes runs in the thread pool so one big request cannot stall the loop.
-    inline_trace_nodes: int = Field(default=300, ge=0)
+    # A program longer than this runs in the thread pool, so one big request cannot stall the loop;
+    # shorter ones are also the ones whose parsed graphs are cached.
+    inline_source_chars: int = Field(default=2_000, ge=0)
+    parse_cache: bool = True
 
 
 @lru_cache

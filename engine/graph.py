@@ -6,6 +6,7 @@ is a plain loop over it (forwards or backwards): no recursion, so 10,000-node ch
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from .errors import LimitError
 from .limits import LIMITS, Limits
@@ -49,6 +50,14 @@ class Graph:
     nodes: list[Node] = field(default_factory=list)
     inputs: dict[str, int] = field(default_factory=dict)  # variable name -> node index
     output: int | None = None
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def memo(self, name: str, compute: Callable[[], Any]) -> Any:
+        """A value derived from the graph's shape, computed once for as long as the graph is unchanged."""
+        key = (name, len(self.nodes), self.output)
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def _append(self, op: str, inputs: tuple[int, ...], label: str, named: bool, span: Span | None,
                 constant: float | None = None) -> Node:
@@ -89,13 +98,19 @@ class Graph:
 
     def depends_on_inputs(self) -> list[bool]:
         """For each node: does its value depend on some input variable (so it can carry a gradient)?"""
+        return self.memo("depends_on_inputs", self._depends_on_inputs)
+
+    def reaches_output(self) -> list[bool]:
+        """For each node: does some path lead from it to the output?"""
+        return self.memo("reaches_output", self._reaches_output)
+
+    def _depends_on_inputs(self) -> list[bool]:
         needs: list[bool] = []
         for node in self.nodes:
             needs.append(node.op == INPUT or any(needs[i] for i in node.inputs))
         return needs
 
-    def reaches_output(self) -> list[bool]:
-        """For each node: does some path lead from it to the output?"""
+    def _reaches_output(self) -> list[bool]:
         reach = [False] * len(self.nodes)
         if self.output is None:
             return reach

@@ -279,13 +279,28 @@ register(Op(
 ))
 
 
+_BY_NOTATION: dict[str, Any] = {"size": -1}
+
+
+def _by_notation() -> dict[str, Any]:
+    # The parser asks on every parse; rebuilt only when an op has been registered since.
+    if _BY_NOTATION["size"] != len(OPS):
+        _BY_NOTATION.update(
+            size=len(OPS),
+            infix={symbol: op for op in OPS.values() if op.notation == "infix" for symbol in op.symbols},
+            prefix={symbol: op for op in OPS.values() if op.notation == "prefix" for symbol in op.symbols},
+            call={op.name: op for op in OPS.values() if op.notation == "call"},
+        )
+    return _BY_NOTATION
+
+
 def infix_ops() -> dict[str, Op]:
-    return {symbol: op for op in OPS.values() if op.notation == "infix" for symbol in op.symbols}
+    return _by_notation()["infix"]
 
 
 def prefix_ops() -> dict[str, Op]:
-    return {symbol: op for op in OPS.values() if op.notation == "prefix" for symbol in op.symbols}
+    return _by_notation()["prefix"]
 
 
 def function_ops() -> dict[str, Op]:
-    return {op.name: op for op in OPS.values() if op.notation == "call"}
+    return _by_notation()["call"]

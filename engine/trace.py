@@ -171,25 +171,34 @@ def _operand_number(value: Any, op_notation: str, position: int, op_name: str) -
     return text
 
 
-def _forward_formula(graph: Graph, node: Node, values: list[Any]) -> str:
+def _formula_heads(graph: Graph) -> list[str]:
+    """The part of each forward formula that numbers do not change: 'q = x + y = ', 'x = '."""
+    heads = []
+    for node in graph.nodes:
+        if node.op == CONST:
+            heads.append(f"{node.label} = " if node.named else "")
+        elif node.op == INPUT:
+            heads.append(f"{node.label} = ")
+        else:
+            op = OPS[node.op]
+            names = dict(zip("ab", (_operand_name(graph.nodes[i]) for i in node.inputs)))
+            head = f"{node.label} = " if node.named else ""
+            heads.append(f"{head}{op.text.format(**names)} = ")
+    return heads
+
+
+def _forward_formula(graph: Graph, node: Node, head: str, values: list[Any]) -> str:
     result = number_text(values[node.index])
-    if node.op == INPUT or (node.op == CONST and node.named):
-        return f"{node.label} = {result}"
-    if node.op == CONST:
-        return result
+    if not node.inputs:
+        return head + result
     op = OPS[node.op]
-    operands = [graph.nodes[i] for i in node.inputs]
-    head = f"{node.label} = " if node.named else ""
+    inputs = node.inputs
     if op.arity == 1:
-        a = operands[0]
-        symbolic = op.text.format(a=_operand_name(a))
-        numbers = op.text.format(a=_operand_number(values[a.index], op.notation, 0, op.name))
+        numbers = op.text.format(a=_operand_number(values[inputs[0]], op.notation, 0, op.name))
     else:
-        a, b = operands
-        symbolic = op.text.format(a=_operand_name(a), b=_operand_name(b))
-        numbers = op.text.format(a=_operand_number(values[a.index], op.notation, 0, op.name),
-                                 b=_operand_number(values[b.index], op.notation, 1, op.name))
-    return f"{head}{symbolic} = {numbers} = {result}"
+        numbers = op.text.format(a=_operand_number(values[inputs[0]], op.notation, 0, op.name),
+                                 b=_operand_number(values[inputs[1]], op.notation, 1, op.name))
+    return f"{head}{numbers} = {result}"
 
 
 def _d(name: str) -> str:
@@ -198,21 +207,46 @@ def _d(name: str) -> str:
 
 # ---- The trace --------------------------------------------------------------------------------
 
+@dataclass(slots=True)
+class _Edge:
+    source: Node  # the gradient flows from this node ...
+    operand: int
+    target: int  # ... into its input number `operand`, this node index
+    target_id: str
+    local_formula: str
+
+
+def _plan_edges(graph: Graph) -> list[_Edge]:
+    """Every edge a gradient flows along, in backward order (reverse topological, operands in order)."""
+    nodes = graph.nodes
+    needs = graph.depends_on_inputs()
+    reach = graph.reaches_output()
+    edges = []
+    for node in reversed(nodes):
+        if not needs[node.index] or not reach[node.index] or not node.inputs:
+            continue
+        op = OPS[node.op]
+        names = {"out": _operand_name(node)}
+        names.update(zip("ab", (_operand_name(nodes[m]) for m in node.inputs)))
+        for k, j in enumerate(node.inputs):
+            if needs[j]:
+                edges.append(_Edge(node, k, j, nodes[j].id, op.local_text[k].format(**names)))
+    return edges
+
+
 def backward(graph: Graph, fwd: Forward, flags: FloatFlags, record: list[Step] | None) -> tuple[list, list, list]:
     nodes = graph.nodes
     values = fwd.values
     needs = graph.depends_on_inputs()
-    reach = graph.reaches_output()
     grads: list[Any] = [None] * len(nodes)
     grad_status = ["none"] * len(nodes)
     grad_origin: list[int | None] = [None] * len(nodes)
     reached = [False] * len(nodes)  # has some edge contributed to this node's gradient yet?
     zero = np.float64(0.0)
-    for node in nodes:
-        if needs[node.index]:
-            value = values[node.index]
-            grads[node.index] = zero if isinstance(value, float) else np.zeros(np.shape(value))
-            grad_status[node.index] = OK
+    for index, value in enumerate(values):
+        if needs[index]:
+            grads[index] = zero if isinstance(value, float) else np.zeros(np.shape(value))
+            grad_status[index] = OK
     out = graph.output
     output_node = nodes[out]
     out_name = _d(_operand_name(output_node) if output_node.named else "L")
@@ -222,41 +256,32 @@ def backward(graph: Graph, fwd: Forward, flags: FloatFlags, record: list[Step] |
     if record is not None:
         record.append(SeedStep(len(record), output_node.id, grads[out] if needs[out] else np.float64(1.0),
                                f"{out_name}/{out_name} = 1"))
-    for node in reversed(nodes):
-        i = node.index
-        if not needs[i] or not reach[i] or node.op == INPUT:
-            continue
+    for edge in graph.memo("edges", lambda: _plan_edges(graph)):
+        node = edge.source
+        i, k, j = node.index, edge.operand, edge.target
         op = OPS[node.op]
         out_value = values[i]
-        operand_values = [values[j] for j in node.inputs]
         upstream = grads[i]
-        names = None
-        for k, j in enumerate(node.inputs):
-            if not needs[j]:
-                continue
-            flags.raised = None
-            if op.partials:
-                local = op.partials[k](out_value, *operand_values)
-                contribution = upstream * local
-                target = values[j]
-                if not isinstance(target, float) or not isinstance(contribution, float):
-                    contribution = unbroadcast(contribution, np.shape(target))
-                    if np.ndim(local) or np.ndim(upstream):
-                        local = None  # a tensor edge: its Jacobian is described by local_formula
-            else:
-                local = None
-                contribution = op.vjps[k](upstream, out_value, *operand_values)
-            total = grads[j] + contribution if reached[j] else contribution
-            grads[j] = total
-            reached[j] = True
-            if not (isfinite(total) if isinstance(total, float) else np.isfinite(total).all()):
-                _mark_bad_gradient(node, j, total, flags.take(), fwd, grad_status, grad_origin)
-            if record is not None:
-                if names is None:
-                    names = {"out": _operand_name(node)}
-                    names.update(zip("ab", (_operand_name(nodes[m]) for m in node.inputs)))
-                record.append(EdgeStep(len(record), nodes[j].id, node.id, k, upstream, local, contribution, total,
-                                       grad_status[j], op.local_text[k].format(**names)))
+        flags.raised = None
+        if op.partials:
+            local = op.partials[k](out_value, *[values[m] for m in node.inputs])
+            contribution = upstream * local
+            target = values[j]
+            if not isinstance(target, float) or not isinstance(contribution, float):
+                contribution = unbroadcast(contribution, np.shape(target))
+                if np.ndim(local) or np.ndim(upstream):
+                    local = None  # a tensor edge: its Jacobian is described by local_formula
+        else:
+            local = None
+            contribution = op.vjps[k](upstream, out_value, *[values[m] for m in node.inputs])
+        total = grads[j] + contribution if reached[j] else contribution
+        grads[j] = total
+        reached[j] = True
+        if not (isfinite(total) if isinstance(total, float) else np.isfinite(total).all()):
+            _mark_bad_gradient(node, j, total, flags.take(), fwd, grad_status, grad_origin)
+        if record is not None:
+            record.append(EdgeStep(len(record), edge.target_id, node.id, k, upstream, local, contribution, total,
+                                   grad_status[j], edge.local_formula))
     return grads, grad_status, grad_origin
 
 
@@ -287,9 +312,10 @@ def trace_graph(graph: Graph, values: Mapping[str, Any], *, params: Sequence[str
     with flags.watching():
         fwd = forward(graph, bindings, flags)
         if steps is not None:
-            for node in graph.nodes:
+            heads = graph.memo("formula_heads", lambda: _formula_heads(graph))
+            for node, head in zip(graph.nodes, heads):
                 steps.append(ForwardStep(len(steps), node.id, fwd.values[node.index], fwd.status[node.index],
-                                         _forward_formula(graph, node, fwd.values)))
+                                         _forward_formula(graph, node, head, fwd.values)))
         grads, grad_status, grad_origin = backward(graph, fwd, flags, steps)
     result = Trace(graph, fwd.values, fwd.status, fwd.origin, grads, grad_status, grad_origin, steps or [])
     if updated:

@@ -50,6 +50,8 @@ def number_text(x: Any) -> str:
 
 def as_value(raw: Any, field: str, limits: Limits = LIMITS) -> Any:
     """A request value (a number or a nested list of numbers) as float64: a scalar or an array."""
+    if (type(raw) is float or type(raw) is int) and -limits.max_abs_value <= raw <= limits.max_abs_value:  # NaN fails
+        return np.float64(raw)
     if isinstance(raw, bool) or raw is None or isinstance(raw, str):
         raise ValueInputError(f"{field} must be a number or a list of numbers", field, code="invalid_value")
     if isinstance(raw, (int, float)):

@@ -1,6 +1,7 @@
 """POST /trace and /trace/state: parse, run, record; answer the trace contract of DESIGN.md."""
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Callable
 
 import orjson
@@ -27,11 +28,26 @@ def json_response(payload: dict[str, Any]) -> Response:
     return Response(orjson.dumps(payload), media_type="application/json")
 
 
-async def _run(graph: Graph, work: Callable[[], dict[str, Any]], heavy: bool) -> Response:
-    # Small traces take microseconds: a thread hop (or a sync dependency) would cost more than the work.
-    if heavy or len(graph.nodes) > get_settings().inline_trace_nodes:
-        return json_response(await run_in_threadpool(work))
-    return json_response(work())
+@lru_cache(maxsize=256)
+def _parse_small(source: str) -> Graph:
+    # NOTE: a parsed Graph is never changed by tracing, so one program dragged through many values
+    # (a slider, a classroom) is parsed once. Only short sources are kept, which bounds the memory.
+    return parse(source)
+
+
+def parse_program(source: str) -> Graph:
+    settings = get_settings()
+    if settings.parse_cache and len(source) <= settings.inline_source_chars:
+        return _parse_small(source)
+    return parse(source)
+
+
+async def _answer(request: TraceRequest, work: Callable[[Graph], dict[str, Any]]) -> Response:
+    # Small programs take microseconds: a thread hop would cost more than the work. Large ones (and
+    # gradient checks) go to the thread pool so that one request cannot stall the event loop.
+    if request.gradcheck or len(request.source) > get_settings().inline_source_chars:
+        return json_response(await run_in_threadpool(lambda: work(parse_program(request.source))))
+    return json_response(work(parse_program(request.source)))
 
 
 def _trace(request: TraceRequest, graph: Graph):
@@ -42,11 +58,9 @@ def _trace(request: TraceRequest, graph: Graph):
 @router.post("", response_model=TraceResponse, responses=ERRORS,
              summary="Forward values, backward gradients edge by edge, and optionally one update")
 async def post_trace(request: TraceRequest) -> Response:
-    graph = parse(request.source)
-    return await _run(graph, lambda: _trace(request, graph).to_dict(), request.gradcheck)
+    return await _answer(request, lambda graph: _trace(request, graph).to_dict())
 
 
 @router.post("/state", responses=ERRORS, summary="What is known at step k (values so far, gradients so far)")
 async def post_state(request: StateRequest) -> Response:
-    graph = parse(request.source)
-    return await _run(graph, lambda: state_at(_trace(request, graph), request.step), request.gradcheck)
+    return await _answer(request, lambda graph: state_at(_trace(request, graph), request.step))
