@@ -326,12 +326,13 @@ class Parser:
         return _Operand(node.index, token, token)
 
     def variable(self, token: Token) -> _Operand:
-        self.check_name(token)
         name = token.text
+        known = self.named.get(name)
+        if known is not None:  # checked when it was first named
+            return _Operand(known, token, token)
+        self.check_name(token)
         if name in self.functions:
             raise self.fail(f"'{name}' is a function: call it like {name}(x)", token, "bad_call")
-        if name in self.named:
-            return _Operand(self.named[name], token, token)
         self.first_use[name] = token
         node = self.graph.add_input(name, self.span(token, token))
         self.named[name] = node.index
