@@ -31,7 +31,7 @@ def test_bench_engine_quick_prints_each_figure_beside_its_baseline_and_a_verdict
     assert re.search(rf"baseline \(a\): plain-Python.*?{NUMBER} µs", out)
     assert re.search(rf"ratio engine / baseline \(a\)\s+{NUMBER} x", out)
     assert "1,000-node chain: 1000 nodes" in out
-    assert re.search(rf"baseline \(b\): json.dumps of a plain dict.*?{NUMBER} ms", out)
+    assert re.search(rf"baseline \(b\): orjson.dumps of a plain dict.*?{NUMBER} ms", out)
     for stage in ("parse", r"trace_graph \(record=True\)", "to_dict", "orjson.dumps"):
         assert re.search(rf"^  {stage}\s+{NUMBER} ms\s+{NUMBER} ms\s+\d+%$", out, re.MULTILINE), stage
     assert re.search(rf"worked example trace\(\) median <= 50 µs\s+{NUMBER} µs\s+(PASS|MISS)$", out, re.MULTILINE)
