@@ -98,19 +98,13 @@ class Graph:
 
     def depends_on_inputs(self) -> list[bool]:
         """For each node: does its value depend on some input variable (so it can carry a gradient)?"""
-        return self.memo("depends_on_inputs", self._depends_on_inputs)
-
-    def reaches_output(self) -> list[bool]:
-        """For each node: does some path lead from it to the output?"""
-        return self.memo("reaches_output", self._reaches_output)
-
-    def _depends_on_inputs(self) -> list[bool]:
         needs: list[bool] = []
         for node in self.nodes:
             needs.append(node.op == INPUT or any(needs[i] for i in node.inputs))
         return needs
 
-    def _reaches_output(self) -> list[bool]:
+    def reaches_output(self) -> list[bool]:
+        """For each node: does some path lead from it to the output?"""
         reach = [False] * len(self.nodes)
         if self.output is None:
             return reach

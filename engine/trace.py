@@ -171,22 +171,6 @@ def _operand_number(value: Any, op_notation: str, position: int, op_name: str) -
     return text
 
 
-def _formula_heads(graph: Graph) -> list[str]:
-    """The part of each forward formula that numbers do not change: 'q = x + y = ', 'x = '."""
-    heads = []
-    for node in graph.nodes:
-        if node.op == CONST:
-            heads.append(f"{node.label} = " if node.named else "")
-        elif node.op == INPUT:
-            heads.append(f"{node.label} = ")
-        else:
-            op = OPS[node.op]
-            names = dict(zip("ab", (_operand_name(graph.nodes[i]) for i in node.inputs)))
-            head = f"{node.label} = " if node.named else ""
-            heads.append(f"{head}{op.text.format(**names)} = ")
-    return heads
-
-
 def _forward_formula(graph: Graph, node: Node, head: str, values: list[Any]) -> str:
     result = number_text(values[node.index])
     if not node.inputs:
@@ -216,28 +200,42 @@ class _Edge:
     local_formula: str
 
 
-def _plan_edges(graph: Graph) -> list[_Edge]:
-    """Every edge a gradient flows along, in backward order (reverse topological, operands in order)."""
+@dataclass(slots=True)
+class _Plan:
+    """What a graph's shape alone decides, worked out once per graph (a cached graph is traced often)."""
+    needs: list[bool]  # can the node carry a gradient (does it depend on an input)?
+    edges: list[_Edge]  # every edge a gradient flows along, in backward order
+    heads: list[str]  # the fixed start of each forward formula: 'q = x + y = ', 'x = '
+
+
+def _plan(graph: Graph) -> _Plan:
     nodes = graph.nodes
     needs = graph.depends_on_inputs()
     reach = graph.reaches_output()
+    names = [_operand_name(node) for node in nodes]
+    heads = []
+    for node in nodes:
+        head = f"{node.label} = " if node.named or node.op == INPUT else ""
+        if node.inputs:
+            head += OPS[node.op].text.format(**dict(zip("ab", (names[i] for i in node.inputs)))) + " = "
+        heads.append(head)
     edges = []
     for node in reversed(nodes):
         if not needs[node.index] or not reach[node.index] or not node.inputs:
             continue
         op = OPS[node.op]
-        names = {"out": _operand_name(node)}
-        names.update(zip("ab", (_operand_name(nodes[m]) for m in node.inputs)))
+        operand_names = {"out": names[node.index], **dict(zip("ab", (names[m] for m in node.inputs)))}
         for k, j in enumerate(node.inputs):
             if needs[j]:
-                edges.append(_Edge(node, k, j, nodes[j].id, op.local_text[k].format(**names)))
-    return edges
+                edges.append(_Edge(node, k, j, nodes[j].id, op.local_text[k].format(**operand_names)))
+    return _Plan(needs, edges, heads)
 
 
-def backward(graph: Graph, fwd: Forward, flags: FloatFlags, record: list[Step] | None) -> tuple[list, list, list]:
+def backward(graph: Graph, plan: _Plan, fwd: Forward, flags: FloatFlags,
+             record: list[Step] | None) -> tuple[list, list, list]:
     nodes = graph.nodes
     values = fwd.values
-    needs = graph.depends_on_inputs()
+    needs = plan.needs
     grads: list[Any] = [None] * len(nodes)
     grad_status = ["none"] * len(nodes)
     grad_origin: list[int | None] = [None] * len(nodes)
@@ -256,7 +254,7 @@ def backward(graph: Graph, fwd: Forward, flags: FloatFlags, record: list[Step] |
     if record is not None:
         record.append(SeedStep(len(record), output_node.id, grads[out] if needs[out] else np.float64(1.0),
                                f"{out_name}/{out_name} = 1"))
-    for edge in graph.memo("edges", lambda: _plan_edges(graph)):
+    for edge in plan.edges:
         node = edge.source
         i, k, j = node.index, edge.operand, edge.target
         op = OPS[node.op]
@@ -309,14 +307,14 @@ def trace_graph(graph: Graph, values: Mapping[str, Any], *, params: Sequence[str
         check_gradcheck_work(graph, bindings, limits)
     flags = FloatFlags()
     steps: list[Step] | None = [] if record else None
+    plan = graph.memo("trace_plan", lambda: _plan(graph))
     with flags.watching():
         fwd = forward(graph, bindings, flags)
         if steps is not None:
-            heads = graph.memo("formula_heads", lambda: _formula_heads(graph))
-            for node, head in zip(graph.nodes, heads):
+            for node, head in zip(graph.nodes, plan.heads):
                 steps.append(ForwardStep(len(steps), node.id, fwd.values[node.index], fwd.status[node.index],
                                          _forward_formula(graph, node, head, fwd.values)))
-        grads, grad_status, grad_origin = backward(graph, fwd, flags, steps)
+        grads, grad_status, grad_origin = backward(graph, plan, fwd, flags, steps)
     result = Trace(graph, fwd.values, fwd.status, fwd.origin, grads, grad_status, grad_origin, steps or [])
     if updated:
         result.update = _update(result, bindings, updated, float(learning_rate))
