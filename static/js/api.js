@@ -55,3 +55,13 @@ export function getLimits({ signal } = {}) {
 export function postTrace(body, { signal } = {}) {
   return request("/trace", { method: "POST", body, signal });
 }
+
+/** POST /trace/state: the same body plus {step} -> what is known at that step. */
+export function postTraceState(body, { signal } = {}) {
+  return request("/trace/state", { method: "POST", body, signal });
+}
+
+/** GET /ops: the op table with its text and LaTeX templates ({a}, {b}, {out}). */
+export function getOps({ signal } = {}) {
+  return request("/ops", { signal });
+}

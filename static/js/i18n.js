@@ -1,18 +1,23 @@
 // Words: one translation table per language, the current language, and filling the page with text.
-// Text only ever reaches the page through textContent or text nodes.
-import en from "./lang/en.js";
-import zh from "./lang/zh.js";
+// Text only ever reaches the page through textContent or text nodes. A table loads when its
+// language is first chosen, so a page fetches one table, not every one.
 
-const TABLES = { zh, en };
+const LOADERS = { zh: () => import("./lang/zh.js"), en: () => import("./lang/en.js") };
+const TABLES = {};
 const HTML_LANG = { zh: "zh-Hans", en: "en" };
 const FALLBACK = "en";
 
-export const LANGUAGES = Object.freeze(Object.keys(TABLES));
+export const LANGUAGES = Object.freeze(Object.keys(LOADERS));
 
 let current = FALLBACK;
 
 export function isLanguage(code) {
-  return typeof code === "string" && Object.hasOwn(TABLES, code);
+  return typeof code === "string" && Object.hasOwn(LOADERS, code);
+}
+
+async function load(code) {
+  TABLES[code] ??= (await LOADERS[code]()).default;
+  return TABLES[code];
 }
 
 /** The first of the browser's preferred languages that we speak, or English. */
@@ -28,14 +33,17 @@ export function language() {
   return current;
 }
 
-export function setLanguage(code) {
-  current = isLanguage(code) ? code : FALLBACK;
+/** Load the table of a language (English for one we do not speak), then make it current. */
+export async function setLanguage(code) {
+  const lang = isLanguage(code) ? code : FALLBACK;
+  await load(lang);
+  current = lang;
   document.documentElement.lang = HTML_LANG[current];
   return current;
 }
 
 function lookup(key) {
-  const text = TABLES[current][key] ?? TABLES[FALLBACK][key];
+  const text = TABLES[current]?.[key];
   if (text === undefined) {
     console.error(`missing translation: ${key}`);
     return key;
@@ -87,7 +95,8 @@ export function translatePage(root = document) {
 }
 
 /** Keys present in one table and missing in another, for the tests. */
-export function missingKeys() {
+export async function missingKeys() {
+  await Promise.all(LANGUAGES.map(load));
   const all = new Set(LANGUAGES.flatMap((code) => Object.keys(TABLES[code])));
   const missing = {};
   for (const code of LANGUAGES) {

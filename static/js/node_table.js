@@ -6,9 +6,15 @@ import { fill, t } from "./i18n.js";
 
 const OK = "ok";
 const NO_GRADIENT = "none";
+const PENDING = "pending";
 
 function isProblem(status) {
-  return status !== OK && status !== NO_GRADIENT;
+  return status !== OK && status !== NO_GRADIENT && status !== PENDING;
+}
+
+function pendingCell(className) {
+  return el("td", { className: `num ${className} pending`, attrs: { title: t("nodes.pending_title") } },
+    t("nodes.pending"));
 }
 
 function marker() {
@@ -16,6 +22,7 @@ function marker() {
 }
 
 function valueCell(node) {
+  if (node.status === PENDING) return pendingCell("value");
   const cell = el("td", { className: "num value" });
   if (node.status !== OK) {
     cell.classList.add("bad");
@@ -28,6 +35,7 @@ function valueCell(node) {
 }
 
 function gradCell(node) {
+  if (node.grad_status === PENDING) return pendingCell("grad");
   const cell = el("td", { className: "num grad" });
   if (node.grad_status === NO_GRADIENT) {
     cell.classList.add("none");
@@ -48,7 +56,9 @@ function statusCell(node) {
   const problems = [];
   if (isProblem(node.status)) problems.push(t(`status.${node.status}`));
   if (isProblem(node.grad_status)) problems.push(t("status.grad_problem", { status: t(`status.${node.grad_status}`) }));
-  if (problems.length === 0) {
+  if (node.status === PENDING) {
+    cell.textContent = t("nodes.pending");
+  } else if (problems.length === 0) {
     cell.textContent = t("status.ok");
   } else {
     cell.classList.add("bad");
@@ -58,12 +68,13 @@ function statusCell(node) {
 }
 
 function row(node, isOutput) {
-  const gradText = node.grad_status === NO_GRADIENT ? "none" : dataNumber(node.grad);
+  const gradText = node.grad_status === NO_GRADIENT ? "none" : node.grad_status === PENDING ? "" : dataNumber(node.grad);
   return el("tr", {
     className: [isOutput ? "output" : "", isProblem(node.status) || isProblem(node.grad_status) ? "has-problem" : ""]
       .filter(Boolean).join(" "),
     data: {
-      nodeId: node.id, label: node.label, role: node.role, value: dataNumber(node.value), grad: gradText,
+      nodeId: node.id, label: node.label, role: node.role,
+      value: node.status === PENDING ? "" : dataNumber(node.value), grad: gradText,
       status: node.status, gradStatus: node.grad_status,
     },
   },
@@ -74,9 +85,15 @@ function row(node, isOutput) {
   statusCell(node));
 }
 
-/** Fill tbody with one row per node, in the engine's (topological) order. */
-export function renderNodeTable(tbody, trace) {
-  tbody.replaceChildren(...trace.nodes.map((node) => row(node, node.id === trace.output)));
+/**
+ * Fill tbody with one row per node, in the engine's (topological) order: what is known at a step
+ * (state from replay.js: numbers not yet computed are marked so), or the final answer without one.
+ */
+export function renderNodeTable(tbody, trace, state = null) {
+  const shown = state === null ? trace.nodes : trace.nodes.map((node, i) => ({
+    ...node, value: state.value[i], status: state.status[i], grad: state.grad[i], grad_status: state.gradStatus[i],
+  }));
+  tbody.replaceChildren(...shown.map((node) => row(node, node.id === trace.output)));
 }
 
 function labelCode(text) {

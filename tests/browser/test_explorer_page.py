@@ -1,27 +1,22 @@
-"""The explorer page (/) in a real browser: the worked example's values and gradients as drawn, the steps,
-both languages, errors, non-finite values, and a layout that fits a phone and a desktop."""
+"""The explorer page (/) in a real browser: the table view of every node's value and gradient, the list of
+every step, both languages, non-finite values, examples in the link, and a layout that fits a phone and a
+desktop with thumb-sized controls."""
 from __future__ import annotations
 
-import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-MINUS = "\u2212"
+from .explorer import MINUS, WORKED_EXAMPLE, drawn_nodes, switch_language, wait_for_graph
+
 ROWS = "[data-testid=node-table] tbody tr[data-node-id]"
-# The worked example of DESIGN.md: f = (x + y) * z at x = -2, y = 5, z = -4.
-WORKED_EXAMPLE = {  # label: (op, value, gradient)
-    "x": ("input", -2.0, -4.0),
-    "y": ("input", 5.0, -4.0),
-    "z": ("input", -4.0, 3.0),
-    "q": ("add", 3.0, -4.0),
-    "f": ("mul", -12.0, 1.0),
-}
-# A fetch answered with 4xx is logged by Chromium itself as a console error; the page shows it instead.
-EXPECTED_422 = ("status of 422",)
 
 
-def drawn_rows(page) -> dict[str, dict[str, str]]:
+def table_rows(page) -> dict[str, dict[str, str]]:
+    """The table view (for screen readers and for copying numbers): one row per node, full precision."""
+    wait_for_graph(page)
+    if not page.locator("[data-testid=node-table]").is_visible():
+        page.click("[data-testid=view-table]")
     page.wait_for_selector(ROWS)
     rows = page.eval_on_selector_all(ROWS, """rows => rows.map(row => ({
         ...row.dataset,
@@ -30,9 +25,15 @@ def drawn_rows(page) -> dict[str, dict[str, str]]:
     return {row["label"]: row for row in rows}
 
 
-def test_worked_example_rows_carry_every_value_and_gradient(open_page):
+def open_steps(page) -> None:
+    if page.get_attribute("#steps", "open") is None:
+        page.click("#steps > summary")
+    page.wait_for_selector("[data-testid=forward-steps] li")
+
+
+def test_the_table_view_lists_every_value_and_gradient(open_page, artifacts):
     probe = open_page("/")
-    rows = drawn_rows(probe.page)
+    rows = table_rows(probe.page)
 
     assert sorted(rows) == sorted(WORKED_EXAMPLE)
     for label, (op, value, grad) in WORKED_EXAMPLE.items():
@@ -41,12 +42,18 @@ def test_worked_example_rows_carry_every_value_and_gradient(open_page):
         assert row["cells"][1] == op
         assert row["nodeId"]
     assert rows["f"]["role"] == "output"
+    assert probe.page.locator("[data-testid=graph]").is_hidden()
+    assert probe.page.get_attribute("[data-testid=view-table]", "aria-pressed") == "true"
+    probe.page.screenshot(path=str(artifacts / "explorer-1280-table.png"), full_page=True)
+
+    probe.page.click("[data-testid=view-graph]")
+    assert probe.page.locator("[data-testid=graph]").is_visible()
     probe.assert_clean()
 
 
 def test_numbers_are_shown_with_a_real_minus_and_kept_ascii_in_data(open_page):
     probe = open_page("/")
-    rows = drawn_rows(probe.page)
+    rows = table_rows(probe.page)
 
     assert rows["x"]["cells"][2:4] == [f"{MINUS}2", f"{MINUS}4"]
     assert rows["f"]["cells"][2:4] == [f"{MINUS}12", "1"]
@@ -55,22 +62,18 @@ def test_numbers_are_shown_with_a_real_minus_and_kept_ascii_in_data(open_page):
     probe.assert_clean()
 
 
-def test_program_and_input_values_of_the_worked_example_are_shown(open_page):
+def test_the_status_line_names_the_output(open_page):
     probe = open_page("/")
-    drawn_rows(probe.page)
-    page = probe.page
-
-    assert page.input_value("[data-testid=source]") == "q = x + y\nf = q * z"
-    assert page.input_value("[data-testid=values]") == "x = -2\ny = 5\nz = -4"
-    assert page.input_value("[data-testid=example-select]") == "worked-example"
-    assert "f = " in page.inner_text("[data-testid=status-line]")
+    wait_for_graph(probe.page)
+    assert probe.page.inner_text("[data-testid=status-line]") == f"Output f = {MINUS}12 · nodes: 5 · steps: 10"
     probe.assert_clean()
 
 
-def test_steps_list_forward_formulas_and_backward_edges(open_page):
+def test_steps_list_forward_formulas_and_backward_edges_and_jump_to_a_step(open_page):
     probe = open_page("/")
-    drawn_rows(probe.page)
     page = probe.page
+    wait_for_graph(page)
+    open_steps(page)
 
     forward = page.eval_on_selector_all("[data-testid=forward-steps] li", "items => items.map(i => i.textContent)")
     assert f"q = x + y = {MINUS}2 + 5 = 3" in forward
@@ -81,7 +84,7 @@ def test_steps_list_forward_formulas_and_backward_edges(open_page):
         ...i.dataset, text: i.textContent }))""")
     assert backward[0]["phase"] == "backward" and float(backward[0]["grad"]) == 1.0
     assert "∂f/∂f = 1" in backward[0]["text"]
-    ids = {row["label"]: row["nodeId"] for row in drawn_rows(page).values()}
+    ids = {label: node["nodeId"] for label, node in drawn_nodes(page).items()}
     edges = {(edge["from"], edge["nodeId"]): edge for edge in backward[1:]}
     # upstream × local = contribution, then the gradient accumulated so far
     expected = {("f", "q"): (1, -4, -4, -4), ("f", "z"): (1, 3, 3, 3),
@@ -91,110 +94,68 @@ def test_steps_list_forward_formulas_and_backward_edges(open_page):
         edge = edges[(ids[source], ids[target])]
         assert tuple(float(edge[k]) for k in ("upstream", "local", "contribution", "grad")) == numbers
     assert f"1 × ({MINUS}4) = {MINUS}4" in edges[(ids["f"], ids["q"])]["text"]
+
+    page.click("[data-testid=forward-steps] li[data-step-index='2']")
+    assert page.get_attribute("[data-testid=timeline]", "data-step") == "2"
+    assert page.get_attribute("[data-testid=forward-steps] li[data-step-index='2']", "aria-current") == "step"
     probe.assert_clean()
 
 
 def test_switching_to_chinese_translates_the_page_and_keeps_it_in_the_link(open_page, artifacts):
     probe = open_page("/", width=375, height=812)
-    drawn_rows(probe.page)
     page = probe.page
-    assert page.inner_text("#nodes-heading") == "Every node: value and gradient"
+    wait_for_graph(page)
+    assert page.inner_text("#picture-heading") == "Computational graph"
 
-    page.click("[data-testid=lang-zh]")
+    switch_language(page, "zh")
 
     assert page.get_attribute("html", "lang") == "zh-Hans"
-    assert page.inner_text("#nodes-heading") == "每个节点：值与梯度"
+    assert page.inner_text("#picture-heading") == "计算图"
     assert page.inner_text("[data-testid=trace-button]") == "计算"
+    assert page.inner_text("#explain-heading") == "这一步"
     assert page.title() == "反向传播探索器"
-    assert "前向传播" in page.inner_text("#steps")
+    assert "前向传播" in page.text_content("#steps")
+    assert "第 10 步，共 10 步" in page.inner_text("[data-testid=step-counter]")
+    assert "反向传播" in page.inner_text("[data-testid=step-phase]")
     assert parse_qs(urlsplit(page.url).query)["lang"] == ["zh"]
     assert page.get_attribute("[data-testid=lang-zh]", "aria-pressed") == "true"
     page.screenshot(path=str(artifacts / "explorer-375-zh.png"), full_page=True)
 
     page.reload()
-    rows = drawn_rows(page)
-    assert page.inner_text("#nodes-heading") == "每个节点：值与梯度"
-    assert float(rows["x"]["grad"]) == -4.0
+    wait_for_graph(page)
+    assert page.inner_text("#picture-heading") == "计算图"
+    assert float(drawn_nodes(page)["x"]["grad"]) == -4.0
 
-    page.click("[data-testid=lang-en]")
-    assert page.inner_text("#nodes-heading") == "Every node: value and gradient"
+    switch_language(page, "en")
+    assert page.inner_text("#picture-heading") == "Computational graph"
     assert parse_qs(urlsplit(page.url).query)["lang"] == ["en"]
     probe.assert_clean()
 
 
 def test_a_chinese_browser_gets_the_chinese_page_without_asking(open_page):
     probe = open_page("/", locale="zh-CN")
-    drawn_rows(probe.page)
+    wait_for_graph(probe.page)
     assert probe.page.get_attribute("html", "lang") == "zh-Hans"
     assert probe.page.inner_text(".brand") == "反向传播探索器"
+    assert "梯度" in probe.page.inner_text("[data-testid=sentence]")
     probe.assert_clean()
 
 
 def test_both_translation_tables_have_the_same_keys(open_page):
     probe = open_page("/")
-    drawn_rows(probe.page)
+    wait_for_graph(probe.page)
     missing = probe.page.evaluate("import('/static/js/i18n.js').then(module => module.missingKeys())")
     assert missing == {}
     probe.assert_clean()
 
 
-def test_a_syntax_error_shows_its_message_with_line_and_column(open_page, artifacts):
-    probe = open_page("/", width=375, height=812)
-    drawn_rows(probe.page)
-    page = probe.page
-
-    page.fill("[data-testid=source]", "q = x +\nf = q * z")
-    page.click("[data-testid=trace-button]")
-
-    error = page.locator("[data-testid=error]")
-    error.wait_for(state="visible")
-    assert error.get_attribute("data-code") == "syntax_error"
-    assert re.search(r"line 1, column \d+", error.inner_text())
-    assert page.locator("[data-testid=node-table]").is_hidden()
-    in_view = page.evaluate("""() => { const box = document.querySelector('[data-testid=error]').getBoundingClientRect();
-        return box.top >= 0 && box.top < window.innerHeight; }""")
-    assert in_view, "after Trace the error must be on screen, not above it"
-    page.screenshot(path=str(artifacts / "explorer-375-error.png"), full_page=True)
-    page.click("[data-testid=error-where]")
-    assert page.evaluate("document.activeElement.id") == "source"
-    probe.assert_clean(allowed_console=EXPECTED_422)
-
-
-def test_a_missing_input_value_names_the_field(open_page):
-    probe = open_page("/")
-    drawn_rows(probe.page)
-    page = probe.page
-
-    page.fill("[data-testid=values]", "x = -2\ny = 5")
-    page.click("[data-testid=trace-button]")
-
-    error = page.locator("[data-testid=error]")
-    error.wait_for(state="visible")
-    assert error.get_attribute("data-code") == "missing_value"
-    assert "'z'" in error.inner_text() and "values.z" in error.inner_text()
-    probe.assert_clean(allowed_console=EXPECTED_422)
-
-
-def test_unreadable_input_values_are_caught_before_asking_the_server(open_page):
-    probe = open_page("/")
-    drawn_rows(probe.page)
-    page = probe.page
-    traces_before = sum(url.endswith("/api/v1/trace") for url in probe.requests)
-
-    page.fill("[data-testid=values]", "x = -2\ny = five")
-    page.click("[data-testid=trace-button]")
-
-    error = page.locator("[data-testid=error]")
-    error.wait_for(state="visible")
-    assert "Input values, line 2" in error.inner_text()
-    assert sum(url.endswith("/api/v1/trace") for url in probe.requests) == traces_before
-    probe.assert_clean()
-
-
 def test_a_non_finite_value_gets_a_marker_and_a_sentence(open_page, artifacts):
     probe = open_page("/?example=numerically-bad")
-    rows = drawn_rows(probe.page)
     page = probe.page
+    nodes = drawn_nodes(page)
+    assert nodes["u"]["status"] == "div0" and "⚠" in nodes["u"]["valueText"]
+    assert "bad" in page.get_attribute("g.node[data-label=u]", "class")
+    rows = table_rows(page)
 
     u, f = rows["u"], rows["f"]
     assert (u["status"], u["value"]) == ("div0", "NaN")
@@ -206,6 +167,7 @@ def test_a_non_finite_value_gets_a_marker_and_a_sentence(open_page, artifacts):
     assert any("value of f is not a number" in text and "It began at u." in text for text in problems)
     assert any("∂f/∂x is not a number" in text for text in problems)
     assert "⚠ not a number" in page.inner_text("[data-testid=status-line]")
+    open_steps(page)
     bad_edges = page.eval_on_selector_all("[data-testid=backward-steps] li.bad", "items => items.map(i => i.innerText)")
     assert "⚠ infinite" in bad_edges[0]  # 1 × (−∞) on the edge f → x
     assert "⚠ not a number" in bad_edges[-1]  # 0 × ∞ on the edge u → x
@@ -215,62 +177,75 @@ def test_a_non_finite_value_gets_a_marker_and_a_sentence(open_page, artifacts):
 
 def test_a_traced_program_is_kept_in_the_link(open_page):
     probe = open_page("/")
-    drawn_rows(probe.page)
     page = probe.page
+    wait_for_graph(page)
 
     page.fill("[data-testid=source]", "f = x * x")
-    page.fill("[data-testid=values]", "x = 3")
+    page.fill("[data-testid=value-x]", "3")
     page.click("[data-testid=trace-button]")
-    page.wait_for_function("document.querySelectorAll('tr[data-node-id]').length === 2")
-    assert float(drawn_rows(page)["x"]["grad"]) == 6.0
+    page.wait_for_function("document.querySelector('g.node[data-label=x]')?.dataset.grad === '6'")
 
     page.reload()
-    rows = drawn_rows(page)
+    nodes = drawn_nodes(page)
     assert page.input_value("[data-testid=source]") == "f = x * x"
-    assert (float(rows["f"]["value"]), float(rows["x"]["grad"])) == (9.0, 6.0)
+    assert (float(nodes["f"]["value"]), float(nodes["x"]["grad"])) == (9.0, 6.0)
     probe.assert_clean()
 
 
 def test_choosing_an_example_traces_it_and_names_it_in_the_link(open_page):
     probe = open_page("/")
-    drawn_rows(probe.page)
     page = probe.page
+    wait_for_graph(page)
 
     page.select_option("[data-testid=example-select]", "used-twice")
-    page.wait_for_function("document.querySelector('tr[data-label=c]') !== null")
-    rows = drawn_rows(page)
-    assert (float(rows["a"]["grad"]), float(rows["b"]["grad"]), float(rows["c"]["value"])) == (4.0, 2.0, 12.0)
+    page.wait_for_function("document.querySelector('g.node[data-label=c]') !== null")
+    nodes = drawn_nodes(page)
+    assert (float(nodes["a"]["grad"]), float(nodes["b"]["grad"]), float(nodes["c"]["value"])) == (4.0, 2.0, 12.0)
     assert parse_qs(urlsplit(page.url).query)["example"] == ["used-twice"]
     assert "gradients add up" not in page.inner_text("[data-testid=example-explain]")  # the explanation, not the title
     assert "dc/da = 2 + 2 = 4" in page.inner_text("[data-testid=example-explain]")
     probe.assert_clean()
 
 
-def test_ctrl_enter_in_the_program_traces_it(open_page):
-    probe = open_page("/")
-    drawn_rows(probe.page)
-    page = probe.page
-
-    page.fill("[data-testid=source]", "f = x * y")
-    page.fill("[data-testid=values]", "x = 2\ny = \u22123")  # a typed real minus sign is read as '-'
-    page.press("[data-testid=values]", "Control+Enter")
-    page.wait_for_function("document.querySelectorAll('tr[data-node-id]').length === 3")
-    rows = drawn_rows(page)
-    assert (float(rows["f"]["value"]), float(rows["x"]["grad"]), float(rows["y"]["grad"])) == (-6.0, -3.0, 2.0)
-    probe.assert_clean()
-
-
 @pytest.mark.parametrize("width,height", [(375, 812), (1280, 900)], ids=["phone-375", "desktop-1280"])
 def test_the_page_fits_the_screen_with_thumb_sized_controls(open_page, artifacts, width, height):
     probe = open_page("/", width=width, height=height)
-    drawn_rows(probe.page)
     page = probe.page
+    wait_for_graph(page)
 
     page.screenshot(path=str(artifacts / f"explorer-{width}.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= width, "the page scrolls sideways"
-    too_small = page.evaluate("""() => [...document.querySelectorAll('button, select, summary, a.tab')]
+    too_small = page.evaluate("""() => [...document.querySelectorAll(
+            'button, select, summary, a.tab, input[type=text], input[type=range]')]
         .filter(el => el.offsetParent !== null)
         .map(el => ({ name: el.dataset.testid || el.textContent.trim(), height: el.getBoundingClientRect().height }))
         .filter(control => control.height < 44)""")
     assert too_small == []
+    probe.assert_clean()
+
+
+def test_on_a_phone_the_picture_comes_first_then_timeline_explanation_and_inputs(open_page):
+    probe = open_page("/", width=375, height=812)
+    page = probe.page
+    wait_for_graph(page)
+    tops = page.evaluate("""() => Object.fromEntries(['graph', 'timeline', 'explanation', 'program-form'].map(id =>
+        [id, document.querySelector(`[data-testid=${id}]`).getBoundingClientRect().top + scrollY]))""")
+    assert tops["graph"] < tops["timeline"] < tops["explanation"] < tops["program-form"]
+    assert page.locator("#inputs-details > summary").is_visible()  # the inputs fold away
+    probe.assert_clean()
+
+
+def test_the_table_view_follows_the_step_like_the_graph(open_page):
+    probe = open_page("/?view=table")
+    page = probe.page
+    rows = table_rows(page)
+    assert float(rows["x"]["grad"]) == -4.0  # opened on the last step
+    page.keyboard.press("Home")
+    page.wait_for_function("document.querySelector('tr[data-label=q]').dataset.value === ''")
+    rows = table_rows(page)
+    assert (rows["x"]["value"], rows["x"]["grad"]) == ("-2", "")
+    assert rows["q"]["cells"][2:4] == ["not yet", "not yet"]
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("document.querySelector('tr[data-label=q]').dataset.value === '3'")
     probe.assert_clean()
