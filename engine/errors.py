@@ -69,3 +69,27 @@ class LimitError(EngineError):
         if self.line is not None:
             return {"line": self.line, "column": self.column}
         return {"field": self.field} if self.field else {}
+
+
+class DataError(EngineError):
+    """A problem in the user's own points, at a row (1-based, as an editor counts lines) and maybe a column."""
+
+    code = "invalid_data"
+
+    def __init__(self, message: str, row: int | None, *, column: int | None = None, field: str = "data",
+                 code: str | None = None, **details: Any) -> None:
+        at = f"row {row}" + (f", column {column}" if column is not None else "") if row is not None else ""
+        super().__init__(f"{at}: {message}" if at else message, code=code, **details)
+        self.row = row
+        self.column = column
+        self.field = field
+        self.reason = message
+
+    @property
+    def where(self) -> dict[str, Any]:
+        where: dict[str, Any] = {"field": self.field}
+        if self.row is not None:
+            where["row"] = self.row
+        if self.column is not None:
+            where["column"] = self.column
+        return where

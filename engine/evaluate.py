@@ -10,7 +10,7 @@ import numpy as np
 
 from .errors import LimitError, SourceError, ValueInputError
 from .graph import CONST, INPUT, Graph, Node
-from .ops import OPS
+from .ops import OPS, ShapeMismatch
 
 OK = "ok"
 # numpy's floating-point error names, as statuses a student can read
@@ -50,8 +50,16 @@ class Forward:
     origin: list[int | None]  # for a non-finite value: the node where non-finiteness began
 
 
-def forward(graph: Graph, bindings: dict[int, Any], flags: FloatFlags | None = None) -> Forward:
-    """Evaluate every node in order. Call inside flags.watching() to learn why a value went bad."""
+def forward(graph: Graph, bindings: dict[int, Any], flags: FloatFlags | None = None, *,
+            checked: bool = True) -> Forward:
+    """Evaluate every node in order. Call inside flags.watching() to learn why a value went bad.
+
+    checked=False skips the size caps and the per-node finiteness checks (every status reads ok): the
+    fast path for graphs a builder sized itself, whose caller checks the results and runs again
+    checked when something is not finite (engine.train).
+    """
+    if not checked:
+        return Forward(_values(graph, bindings), [OK] * len(graph.nodes), [None] * len(graph.nodes))
     flags = flags or FloatFlags()
     values: list[Any] = []
     status: list[str] = []
@@ -67,9 +75,12 @@ def forward(graph: Graph, bindings: dict[int, Any], flags: FloatFlags | None = N
             operands = [values[i] for i in node.inputs]
             flags.raised = None
             try:
-                result = OPS[op_name].forward(*operands)
-            except ValueError:
-                raise _shape_error(graph, node, operands) from None
+                if node.settings:
+                    result = OPS[op_name].forward(*operands, **node.settings)
+                else:
+                    result = OPS[op_name].forward(*operands)
+            except ValueError as error:
+                raise _shape_error(graph, node, operands, error) from None
         values.append(result)
         if isinstance(result, float):
             if isfinite(result):
@@ -108,30 +119,39 @@ def _check_size(graph: Graph, node: Node, result: Any, elements: int) -> int:
     return size
 
 
-def _shape_error(graph: Graph, node: Node, operands: list[Any]) -> Exception:
+def _shape_error(graph: Graph, node: Node, operands: list[Any], error: ValueError) -> Exception:
     op = OPS[node.op]
     written = f"'{op.symbols[0]}'" if op.symbols else f"{op.name}(...)"
     shapes = " and ".join(f"{graph.nodes[i].label} (shape {list(np.shape(v))})"
                           for i, v in zip(node.inputs, operands))
-    message = (f"{written} cannot combine {shapes}: the shapes do not broadcast (trailing sizes must be "
-               "equal or 1)")
+    reason = str(error) if isinstance(error, ShapeMismatch) else \
+        "the shapes do not broadcast (trailing sizes must be equal or 1)"
+    message = f"{written} cannot {'combine' if len(operands) > 1 else 'take'} {shapes}: {reason}"
     if node.span is None:
         return ValueInputError(message, "values", code="shape_mismatch")
     return SourceError(message, node.span.line, node.span.column, code="shape_mismatch")
 
 
+def _values(graph: Graph, bindings: dict[int, Any]) -> list[Any]:
+    values: list[Any] = []
+    append = values.append
+    for node in graph.nodes:
+        op_name = node.op
+        if op_name == INPUT:
+            append(bindings[node.index])
+        elif op_name == CONST:
+            append(np.float64(node.constant))
+        elif node.settings:
+            append(OPS[op_name].forward(*[values[i] for i in node.inputs], **node.settings))
+        else:
+            append(OPS[op_name].forward(*[values[i] for i in node.inputs]))
+    return values
+
+
 def output_value(graph: Graph, bindings: dict[int, Any]) -> Any:
     """Just the output, for re-evaluations (gradient check, the loss after an update)."""
     with np.errstate(all="ignore"):
-        values: list[Any] = []
-        for node in graph.nodes:
-            if node.op == INPUT:
-                values.append(bindings[node.index])
-            elif node.op == CONST:
-                values.append(np.float64(node.constant))
-            else:
-                values.append(OPS[node.op].forward(*[values[i] for i in node.inputs]))
-    return values[graph.output]
+        return _values(graph, bindings)[graph.output]
 
 
 def scalar_loss(output: Any) -> float:

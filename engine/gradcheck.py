@@ -70,7 +70,7 @@ def verdict(rel_error: float | None) -> str:
 
 def check_work(graph: Graph, bindings: dict[int, Any], limits: Limits = LIMITS) -> None:
     """Refuse, before any evaluation, a check that would re-run the graph too many times."""
-    elements = sum(int(np.size(bindings[i])) for i in graph.inputs.values())
+    elements = sum(int(np.size(bindings[i])) for i in graph.inputs.values() if graph.nodes[i].requires_grad)
     work = elements * len(graph.nodes)
     if work > limits.max_gradcheck_work:
         raise LimitError(f"a gradient check here would take {work} node evaluations (inputs x nodes); the cap "
@@ -84,6 +84,8 @@ def gradcheck(graph: Graph, bindings: dict[int, Any], gradients: dict[int, Any],
     loss = scalar_loss(output_value(graph, bindings))
     checks = []
     for name, index in graph.inputs.items():
+        if not graph.nodes[index].requires_grad:
+            continue  # data (X, Y): no gradient to check
         analytic = gradients[index]
         numeric = numeric_gradient(graph, bindings, index)
         scale = max(1.0, float(np.max(np.abs(bindings[index]))))

@@ -38,6 +38,8 @@ class Node:
     span: Span | None = None
     constant: float | None = None
     aliases: tuple[str, ...] = ()
+    settings: dict[str, int] | None = None  # constants written in the call, such as the axis of sum(x, 1)
+    requires_grad: bool = True  # False for an input that is data (X, Y): no gradient is computed for it
 
     @property
     def is_leaf(self) -> bool:
@@ -50,6 +52,8 @@ class Graph:
     nodes: list[Node] = field(default_factory=list)
     inputs: dict[str, int] = field(default_factory=dict)  # variable name -> node index
     output: int | None = None
+    # Explanations a builder (engine.nn) attaches to steps: ("forward", node) or ("edge", from, operand) -> dict
+    notes: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
     _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def memo(self, name: str, compute: Callable[[], Any]) -> Any:
@@ -72,21 +76,29 @@ class Graph:
         self.nodes.append(node)
         return node
 
-    def add_input(self, name: str, span: Span | None = None) -> Node:
+    def add_input(self, name: str, span: Span | None = None, *, requires_grad: bool = True) -> Node:
         node = self._append(INPUT, (), name, True, span)
+        node.requires_grad = requires_grad
         self.inputs[name] = node.index
         return node
 
     def add_const(self, value: float, text: str, span: Span | None = None) -> Node:
         return self._append(CONST, (), text, False, span, constant=value)
 
-    def add_op(self, op: Op | str, inputs: tuple[int, ...], label: str, span: Span | None = None) -> Node:
+    def add_op(self, op: Op | str, inputs: tuple[int, ...], label: str, span: Span | None = None,
+               settings: dict[str, int] | None = None) -> Node:
         op = OPS[op] if isinstance(op, str) else op
         if len(inputs) != op.arity:
             raise ValueError(f"op {op.name!r} takes {op.arity} inputs, got {len(inputs)}")
         if min(inputs) < 0 or max(inputs) >= len(self.nodes):
             raise ValueError("a node's inputs must be added before it")
-        return self._append(op.name, inputs, label, False, span)
+        known = {setting.name: setting.choices for setting in op.settings}
+        for name, value in (settings or {}).items():
+            if value not in known.get(name, ()):
+                raise ValueError(f"op {op.name!r} has no setting {name}={value!r}")
+        node = self._append(op.name, inputs, label, False, span)
+        node.settings = dict(settings) if settings else None
+        return node
 
     def name_node(self, index: int, name: str) -> None:
         node = self.nodes[index]
@@ -97,10 +109,10 @@ class Graph:
             node.named = True
 
     def depends_on_inputs(self) -> list[bool]:
-        """For each node: does its value depend on some input variable (so it can carry a gradient)?"""
+        """For each node: does its value depend on some input that wants a gradient (so it carries one)?"""
         needs: list[bool] = []
         for node in self.nodes:
-            needs.append(node.op == INPUT or any(needs[i] for i in node.inputs))
+            needs.append((node.op == INPUT and node.requires_grad) or any(needs[i] for i in node.inputs))
         return needs
 
     def reaches_output(self) -> list[bool]:

@@ -1,13 +1,29 @@
-"""Gradient-descent updates and what first-order Taylor promises about them.
+"""Gradient-descent updates, the optimizers' own numbers, and what first-order Taylor promises.
 
-    theta <- theta - eta * grad J(theta)
-    J(theta - eta * g) ~ J(theta) - eta * ||g||^2      (first order; the gap grows with eta)
+    SGD        theta <- theta - eta * g
+    momentum   v <- beta * v + g;   theta <- theta - eta * v          (v starts at 0)
+    Adam       m <- beta1 * m + (1 - beta1) * g;   v <- beta2 * v + (1 - beta2) * g^2;   t <- t + 1
+               theta <- theta - eta * m_hat / (sqrt(v_hat) + eps)
+               with m_hat = m / (1 - beta1^t) and v_hat = v / (1 - beta2^t)
+
+    J(theta + delta) ~ J(theta) + g . delta      (first order; for SGD delta = -eta g, so J - eta ||g||^2)
+
+Momentum is written in the "velocity accumulates gradients" convention (PyTorch's, without
+dampening). The other common convention, v <- beta v - eta g; theta <- theta + v, gives the same
+steps when eta is constant: its v is -eta times ours.
+
+Each optimizer keeps its state where a student can see it (velocity; m, v and t), and an update
+never raises: a huge learning rate gives huge or non-finite numbers, which the trainer reports.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
+
+from .errors import ValueInputError
+from .limits import LIMITS, Limits
 
 
 def sgd_step(parameter: Any, gradient: Any, learning_rate: float) -> Any:
@@ -24,3 +40,162 @@ def taylor_prediction(loss: float, gradients: Mapping[str, Any], learning_rate: 
     """The loss after one plain gradient step, as the first-order Taylor expansion predicts it."""
     with np.errstate(all="ignore"):
         return loss - learning_rate * squared_norm(gradients)
+
+
+def first_order_prediction(loss: float, gradients: Mapping[str, Any], before: Mapping[str, Any],
+                           after: Mapping[str, Any]) -> float:
+    """J(theta) + g . (theta_after - theta_before): the Taylor prediction for any optimizer's step."""
+    with np.errstate(all="ignore"):
+        return float(loss + sum(np.sum(gradients[name] * (after[name] - before[name])) for name in gradients))
+
+
+# ---- The optimizers ---------------------------------------------------------------------------
+
+@dataclass
+class SGD:
+    """Plain gradient descent: theta <- theta - eta * g. No state.
+
+    `update` leaves its arguments alone and returns a new array. `update_into` computes the same
+    numbers, bit for bit, into the gradient's own array, which the caller gives up: a training
+    loop then allocates nothing per step (parameters are NumPy arrays).
+    """
+    learning_rate: float
+    name = "sgd"
+
+    def update(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+        return self.update_into(name, parameter, np.array(gradient, dtype=np.float64))
+
+    def update_into(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            np.multiply(gradient, self.learning_rate, out=gradient)
+            return np.subtract(parameter, gradient, out=gradient)
+
+    def begin(self) -> None:
+        """Called once before each step's updates (Adam counts its steps here)."""
+
+    def parameter_state(self, name: str) -> dict[str, Any]:
+        return {}
+
+    def state(self) -> dict[str, Any]:
+        return {}
+
+    def formula(self) -> str:
+        return "theta = theta - lr * g"
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "learning_rate": self.learning_rate, "formula": self.formula()}
+
+
+@dataclass
+class Momentum(SGD):
+    """v <- beta v + g; theta <- theta - eta v. The velocity v starts at 0, so step 1 is plain SGD."""
+    beta: float = 0.9
+    velocity: dict[str, np.ndarray] = field(default_factory=dict)
+    name = "momentum"
+
+    def update_into(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            velocity = self.velocity.get(name)
+            if velocity is None:
+                velocity = self.velocity[name] = gradient.copy()
+            else:
+                velocity *= self.beta
+                velocity += gradient
+            np.multiply(velocity, self.learning_rate, out=gradient)
+            return np.subtract(parameter, gradient, out=gradient)
+
+    def parameter_state(self, name: str) -> dict[str, Any]:
+        velocity = self.velocity.get(name)
+        return {"velocity": None if velocity is None else velocity.copy()}
+
+    def state(self) -> dict[str, Any]:
+        return {"velocity": {name: v.copy() for name, v in self.velocity.items()}}
+
+    def formula(self) -> str:
+        return "v = beta * v + g; theta = theta - lr * v"
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "beta": self.beta}
+
+
+@dataclass
+class Adam(SGD):
+    """Adam with bias-corrected first and second moments (Kingma and Ba, 2015)."""
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    t: int = 0
+    m: dict[str, np.ndarray] = field(default_factory=dict)
+    v: dict[str, np.ndarray] = field(default_factory=dict)
+    name = "adam"
+    _scratch: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+
+    def begin(self) -> None:
+        self.t += 1
+
+    def update_into(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+        if self.t == 0:
+            self.t = 1  # a caller that forgot begin() still gets a bias-corrected first step
+        scratch = self._scratch.get(name)
+        if scratch is None or scratch.shape != gradient.shape:
+            scratch = self._scratch[name] = np.empty_like(gradient)
+        with np.errstate(all="ignore"):
+            m, v = self.m.get(name), self.v.get(name)
+            if m is None:
+                m = self.m[name] = np.zeros_like(gradient)
+                v = self.v[name] = np.zeros_like(gradient)
+            m *= self.beta1  # m = beta1 m + (1 - beta1) g
+            np.multiply(gradient, 1.0 - self.beta1, out=scratch)
+            m += scratch
+            np.multiply(gradient, gradient, out=scratch)  # v = beta2 v + (1 - beta2) g^2
+            scratch *= 1.0 - self.beta2
+            v *= self.beta2
+            v += scratch
+            np.divide(m, 1.0 - self.beta1 ** self.t, out=scratch)  # m_hat
+            scratch *= self.learning_rate
+            np.divide(v, 1.0 - self.beta2 ** self.t, out=gradient)  # v_hat
+            np.sqrt(gradient, out=gradient)
+            gradient += self.eps
+            np.divide(scratch, gradient, out=gradient)  # lr m_hat / (sqrt(v_hat) + eps)
+            return np.subtract(parameter, gradient, out=gradient)
+
+    def parameter_state(self, name: str) -> dict[str, Any]:
+        m, v = self.m.get(name), self.v.get(name)
+        return {"t": self.t, "m": None if m is None else m.copy(), "v": None if v is None else v.copy()}
+
+    def state(self) -> dict[str, Any]:
+        return {"t": self.t, "m": {name: m.copy() for name, m in self.m.items()},
+                "v": {name: v.copy() for name, v in self.v.items()}}
+
+    def formula(self) -> str:
+        return ("m = beta1 * m + (1 - beta1) * g; v = beta2 * v + (1 - beta2) * g^2; "
+                "theta = theta - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)")
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+
+Optimizer = SGD  # every optimizer is an SGD with more state
+OPTIMIZERS: dict[str, type[SGD]] = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
+
+
+def make_optimizer(name: str, learning_rate: float, *, beta: float = 0.9, beta1: float = 0.9, beta2: float = 0.999,
+                   eps: float = 1e-8, limits: Limits = LIMITS) -> SGD:
+    if name not in OPTIMIZERS:
+        raise ValueInputError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {name!r}", "optimizer",
+                              code="invalid_value")
+    if not (isinstance(learning_rate, (int, float)) and limits.min_learning_rate <= learning_rate
+            <= limits.max_learning_rate):
+        raise ValueInputError(f"learning_rate must be between {limits.min_learning_rate:g} and "
+                              f"{limits.max_learning_rate:g}", "learning_rate", code="invalid_value")
+    for field_name, value in (("beta", beta), ("beta1", beta1), ("beta2", beta2)):
+        if not (isinstance(value, (int, float)) and 0.0 <= value < 1.0):
+            raise ValueInputError(f"{field_name} must be at least 0 and below 1", field_name, code="invalid_value")
+    if not (isinstance(eps, (int, float)) and 0.0 < eps <= 1.0):
+        raise ValueInputError("eps must be above 0 and at most 1", "eps", code="invalid_value")
+    learning_rate = float(learning_rate)
+    if name == "momentum":
+        return Momentum(learning_rate, beta=float(beta))
+    if name == "adam":
+        return Adam(learning_rate, beta1=float(beta1), beta2=float(beta2), eps=float(eps))
+    return SGD(learning_rate)

@@ -346,9 +346,13 @@ class Parser:
                             name, "unknown_function")
         self.advance()
         arguments: list[_Operand] = []
+        settings: dict[str, int] = {}
         if not (self.peek().kind == "symbol" and self.peek().text == ")"):
             while True:
-                arguments.append(self.expression(0, depth + 1))
+                if len(arguments) == op.arity and op.settings:
+                    self.setting(op, name, settings)
+                else:
+                    arguments.append(self.expression(0, depth + 1))
                 if self.peek().kind == "symbol" and self.peek().text == ",":
                     self.advance()
                     continue
@@ -356,8 +360,31 @@ class Parser:
         closing = self.expect(")", f"to close the call to {name.text}( at line {name.line}, column {name.column}")
         if len(arguments) != op.arity:
             plural = "argument" if op.arity == 1 else "arguments"
-            raise self.fail(f"{name.text} takes {op.arity} {plural}, got {len(arguments)}", name, "bad_call")
-        return self.make(op, tuple(arguments), name, closing)
+            optional = "".join(f" and an optional {s.name} ({' or '.join(map(str, s.choices))})" for s in op.settings)
+            raise self.fail(f"{name.text} takes {op.arity} {plural}{optional}, got {len(arguments)}", name, "bad_call")
+        return self.make(op, tuple(arguments), name, closing, settings or None)
+
+    def setting(self, op: Op, name: Token, settings: dict[str, int]) -> None:
+        """A constant after the arguments, such as the 1 of sum(x, 1): a plain whole number, or axis=1."""
+        position = len(settings)
+        if position >= len(op.settings):
+            raise self.fail(f"{name.text} takes at most {op.arity + len(op.settings)} arguments", self.peek(),
+                            "bad_call")
+        expected = op.settings[position]
+        token = self.peek()
+        if token.kind == "name" and token.text == expected.name and self.peek_next().text == "=":
+            self.advance()
+            self.advance()
+            token = self.peek()
+        choices = " or ".join(str(choice) for choice in expected.choices)
+        value = None
+        if token.kind == "number" and re.fullmatch(r"[0-9]+", token.text) and len(token.text) <= 3:
+            value = int(token.text)
+        if value not in expected.choices:
+            raise self.fail(f"the {expected.name} of {name.text}(...) must be written as the number {choices}, "
+                            f"found {token.describe()}", token, "bad_call")
+        self.advance()
+        settings[expected.name] = value
 
     # ---- nodes --------------------------------------------------------------------------
 
@@ -375,11 +402,12 @@ class Parser:
             text = " ".join(_WORD.findall(text))
         return text if len(text) <= most else None
 
-    def make(self, op: Op, operands: tuple[_Operand, ...], first: Token, last: Token) -> _Operand:
+    def make(self, op: Op, operands: tuple[_Operand, ...], first: Token, last: Token,
+             settings: dict[str, int] | None = None) -> _Operand:
         text = self.short_text(first.start, last.end)
         if text is None:
-            text = op.text.format(a="…", b="…")
-        node = self.graph.add_op(op, tuple(o.index for o in operands), text, self.span(first, last))
+            text = op.text_of(settings, a="…", b="…")
+        node = self.graph.add_op(op, tuple(o.index for o in operands), text, self.span(first, last), settings)
         return _Operand(node.index, first, last)
 
 

@@ -13,8 +13,9 @@ state at step k.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from math import isfinite
 
@@ -28,7 +29,10 @@ from .limits import LIMITS, Limits
 from .ops import OPS, unbroadcast
 from .optim import sgd_step, taylor_prediction
 from .parse import parse
-from .values import bind, is_finite, number_text, shape_of, to_json
+from .values import COMPACT_MIN_ELEMENTS, ENCODINGS, bind, is_finite, number_text, shape_of, to_json
+
+
+Encode = Callable[[Any], Any]
 
 
 # ---- Steps ------------------------------------------------------------------------------------
@@ -40,10 +44,14 @@ class ForwardStep:
     value: Any
     status: str
     formula: str
+    note: dict[str, Any] | None = None  # what a builder such as engine.nn says about this step
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "phase": "forward", "node": self.node, "value": to_json(self.value),
-                "status": self.status, "formula": self.formula}
+    def to_dict(self, encode: Encode = to_json) -> dict[str, Any]:
+        answer = {"index": self.index, "phase": "forward", "node": self.node, "value": encode(self.value),
+                  "shape": shape_of(self.value), "status": self.status, "formula": self.formula}
+        if self.note is not None:
+            answer["note"] = self.note
+        return answer
 
 
 @dataclass(slots=True)
@@ -53,8 +61,8 @@ class SeedStep:
     grad: Any
     formula: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "phase": "backward", "node": self.node, "grad": to_json(self.grad),
+    def to_dict(self, encode: Encode = to_json) -> dict[str, Any]:
+        return {"index": self.index, "phase": "backward", "node": self.node, "grad": encode(self.grad),
                 "status": OK, "formula": self.formula}
 
 
@@ -70,12 +78,17 @@ class EdgeStep:
     grad: Any
     status: str
     local_formula: str
+    note: dict[str, Any] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "phase": "backward", "node": self.node, "from": self.source,
-                "operand": self.operand, "upstream": to_json(self.upstream), "local": to_json(self.local),
-                "contribution": to_json(self.contribution), "grad": to_json(self.grad), "status": self.status,
-                "local_formula": self.local_formula}
+    def to_dict(self, encode: Encode = to_json) -> dict[str, Any]:
+        answer = {"index": self.index, "phase": "backward", "node": self.node, "from": self.source,
+                  "operand": self.operand, "upstream": encode(self.upstream),
+                  "local": encode(self.local), "contribution": encode(self.contribution),
+                  "grad": encode(self.grad), "shape": shape_of(self.grad), "status": self.status,
+                  "local_formula": self.local_formula}
+        if self.note is not None:
+            answer["note"] = self.note
+        return answer
 
 
 @dataclass(slots=True)
@@ -87,11 +100,19 @@ class UpdateStep:
     learning_rate: float
     after: Any
     formula: str
+    state: dict[str, Any] | None = None  # an optimizer's own numbers for this parameter (velocity; m, v)
+    note: dict[str, Any] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "phase": "update", "node": self.node, "before": to_json(self.before),
-                "grad": to_json(self.grad), "learning_rate": self.learning_rate, "after": to_json(self.after),
-                "formula": self.formula}
+    def to_dict(self, encode: Encode = to_json) -> dict[str, Any]:
+        answer = {"index": self.index, "phase": "update", "node": self.node, "before": encode(self.before),
+                  "grad": encode(self.grad), "learning_rate": self.learning_rate,
+                  "after": encode(self.after), "formula": self.formula}
+        if self.state is not None:
+            answer["state"] = {name: value if isinstance(value, (int, str)) else encode(value)
+                               for name, value in self.state.items()}
+        if self.note is not None:
+            answer["note"] = self.note
+        return answer
 
 
 Step = ForwardStep | SeedStep | EdgeStep | UpdateStep
@@ -104,10 +125,14 @@ class Update:
     loss_before: float
     loss_after: float
     loss_predicted: float
+    optimizer: str | None = None  # set when an optimizer other than the plain step made the update
 
     def to_dict(self) -> dict[str, Any]:
-        return {"learning_rate": self.learning_rate, "loss_before": to_json(self.loss_before),
-                "loss_after": to_json(self.loss_after), "loss_predicted": to_json(self.loss_predicted)}
+        answer = {"learning_rate": self.learning_rate, "loss_before": to_json(self.loss_before),
+                  "loss_after": to_json(self.loss_after), "loss_predicted": to_json(self.loss_predicted)}
+        if self.optimizer is not None:
+            answer["optimizer"] = self.optimizer
+        return answer
 
 
 @dataclass
@@ -132,30 +157,61 @@ class Trace:
             return "output"
         return _LEAF_ROLES.get(node.op, "intermediate")
 
-    def node_dict(self, node: Node) -> dict[str, Any]:
+    def node_dict(self, node: Node, encode: Encode = to_json) -> dict[str, Any]:
         i = node.index
         ids = self.graph.nodes
         return {
             "id": node.id, "label": node.label, "op": node.op, "inputs": [ids[j].id for j in node.inputs],
-            "role": self.role(node), "shape": shape_of(self.values[i]), "value": to_json(self.values[i]),
-            "grad": to_json(self.grads[i]), "status": self.status[i], "grad_status": self.grad_status[i],
+            "role": self.role(node), "shape": shape_of(self.values[i]), "value": encode(self.values[i]),
+            "grad": encode(self.grads[i]), "status": self.status[i], "grad_status": self.grad_status[i],
             "bad_from": None if self.origin[i] is None else ids[self.origin[i]].id,
             "grad_bad_from": None if self.grad_origin[i] is None else ids[self.grad_origin[i]].id,
             "requires_grad": self.grads[i] is not None, "aliases": list(node.aliases),
-            "span": node.span.to_dict() if node.span else None,
+            "span": node.span.to_dict() if node.span else None, "settings": node.settings or {},
         }
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, encoding: str = "list") -> dict[str, Any]:
+        """The trace contract as plain data, its tensors written as `encoding` says (engine.values.to_json):
+
+        list     nested lists, every non-finite number null: plain JSON for any encoder (the default);
+        numpy    large finite tensors stay C-contiguous float64 ndarrays, for orjson.dumps(...,
+                 option=orjson.OPT_SERIALIZE_NUMPY), which writes the same JSON without a .tolist();
+        compact  large tensors as {"dtype": "float64", "shape": [...], "base64": ...} (little-endian,
+                 row-major), and in steps a tensor that IS a node's final value or gradient becomes
+                 {"ref": node id, "field": "value" | "grad"}: the fast path for big networks.
+        """
+        if encoding not in ENCODINGS:
+            raise ValueError(f"encoding must be one of {', '.join(ENCODINGS)}, not {encoding!r}")
+        node_encode = functools.partial(to_json, encoding=encoding)
+        step_encode = node_encode
+        if encoding == "compact":
+            step_encode = _referencing(self, node_encode)
         answer: dict[str, Any] = {
-            "nodes": [self.node_dict(node) for node in self.graph.nodes],
+            "nodes": [self.node_dict(node, node_encode) for node in self.graph.nodes],
             "output": self.output.id,
-            "steps": [step.to_dict() for step in self.steps],
+            "steps": [step.to_dict(step_encode) for step in self.steps],
         }
+        if encoding != "list":
+            answer["encoding"] = encoding
         if self.update is not None:
             answer["update"] = self.update.to_dict()
         if self.gradcheck is not None:
             answer["gradcheck"] = [check.to_dict() for check in self.gradcheck]
         return answer
+
+
+def _referencing(result: "Trace", encode: Encode) -> Encode:
+    """An encoder that writes a large tensor that is some node's final value or gradient as a reference."""
+    owners: dict[int, dict[str, str]] = {}
+    for part, arrays in (("grad", result.grads), ("value", result.values)):
+        for node, array in zip(result.graph.nodes, arrays):
+            if isinstance(array, np.ndarray) and array.size >= COMPACT_MIN_ELEMENTS:
+                owners.setdefault(id(array), {"ref": node.id, "field": part})
+
+    def referencing(x: Any) -> Any:
+        owner = owners.get(id(x)) if isinstance(x, np.ndarray) else None
+        return dict(owner) if owner is not None else encode(x)
+    return referencing
 
 
 # ---- Text a student reads ---------------------------------------------------------------------
@@ -178,10 +234,10 @@ def _forward_formula(graph: Graph, node: Node, head: str, values: list[Any]) -> 
     op = OPS[node.op]
     inputs = node.inputs
     if op.arity == 1:
-        numbers = op.text.format(a=_operand_number(values[inputs[0]], op.notation, 0, op.name))
+        numbers = op.text_of(node.settings, a=_operand_number(values[inputs[0]], op.notation, 0, op.name))
     else:
-        numbers = op.text.format(a=_operand_number(values[inputs[0]], op.notation, 0, op.name),
-                                 b=_operand_number(values[inputs[1]], op.notation, 1, op.name))
+        numbers = op.text_of(node.settings, a=_operand_number(values[inputs[0]], op.notation, 0, op.name),
+                             b=_operand_number(values[inputs[1]], op.notation, 1, op.name))
     return f"{head}{numbers} = {result}"
 
 
@@ -198,6 +254,7 @@ class _Edge:
     target: int  # ... into its input number `operand`, this node index
     target_id: str
     local_formula: str
+    note: dict[str, Any] | None
 
 
 @dataclass(slots=True)
@@ -206,6 +263,7 @@ class _Plan:
     needs: list[bool]  # can the node carry a gradient (does it depend on an input)?
     edges: list[_Edge]  # every edge a gradient flows along, in backward order
     heads: list[str]  # the fixed start of each forward formula: 'q = x + y = ', 'x = '
+    notes: list[dict[str, Any] | None]  # a builder's note for each node's forward step
 
 
 def _plan(graph: Graph) -> _Plan:
@@ -217,8 +275,9 @@ def _plan(graph: Graph) -> _Plan:
     for node in nodes:
         head = f"{node.label} = " if node.named or node.op == INPUT else ""
         if node.inputs:
-            head += OPS[node.op].text.format(**dict(zip("ab", (names[i] for i in node.inputs)))) + " = "
+            head += OPS[node.op].text_of(node.settings, **dict(zip("ab", (names[i] for i in node.inputs)))) + " = "
         heads.append(head)
+    notes = [graph.notes.get(("forward", node.index)) for node in nodes]
     edges = []
     for node in reversed(nodes):
         if not needs[node.index] or not reach[node.index] or not node.inputs:
@@ -227,24 +286,20 @@ def _plan(graph: Graph) -> _Plan:
         operand_names = {"out": names[node.index], **dict(zip("ab", (names[m] for m in node.inputs)))}
         for k, j in enumerate(node.inputs):
             if needs[j]:
-                edges.append(_Edge(node, k, j, nodes[j].id, op.local_text[k].format(**operand_names)))
-    return _Plan(needs, edges, heads)
+                edges.append(_Edge(node, k, j, nodes[j].id, op.local_text[k].format(**operand_names),
+                                   graph.notes.get(("edge", node.index, k))))
+    return _Plan(needs, edges, heads, notes)
 
 
 def backward(graph: Graph, plan: _Plan, fwd: Forward, flags: FloatFlags,
-             record: list[Step] | None) -> tuple[list, list, list]:
+             record: list[Step] | None, checked: bool = True) -> tuple[list, list, list]:
     nodes = graph.nodes
     values = fwd.values
     needs = plan.needs
     grads: list[Any] = [None] * len(nodes)
-    grad_status = ["none"] * len(nodes)
+    grad_status = [OK if need else "none" for need in needs]
     grad_origin: list[int | None] = [None] * len(nodes)
     reached = [False] * len(nodes)  # has some edge contributed to this node's gradient yet?
-    zero = np.float64(0.0)
-    for index, value in enumerate(values):
-        if needs[index]:
-            grads[index] = zero if isinstance(value, float) else np.zeros(np.shape(value))
-            grad_status[index] = OK
     out = graph.output
     output_node = nodes[out]
     out_name = _d(_operand_name(output_node) if output_node.named else "L")
@@ -263,23 +318,35 @@ def backward(graph: Graph, plan: _Plan, fwd: Forward, flags: FloatFlags,
         flags.raised = None
         if op.partials:
             local = op.partials[k](out_value, *[values[m] for m in node.inputs])
-            contribution = upstream * local
+            # NOTE: a sum or difference passes its upstream on as it is: no multiply, no copy (nothing
+            # ever changes a gradient array in place, so sharing one is safe).
+            if type(local) is float and (local == 1.0 or local == -1.0):
+                contribution = upstream if local == 1.0 else -upstream
+            else:
+                contribution = upstream * local
             target = values[j]
             if not isinstance(target, float) or not isinstance(contribution, float):
                 contribution = unbroadcast(contribution, np.shape(target))
                 if np.ndim(local) or np.ndim(upstream):
                     local = None  # a tensor edge: its Jacobian is described by local_formula
+        elif node.settings:
+            local = None
+            contribution = op.vjps[k](upstream, out_value, *[values[m] for m in node.inputs], **node.settings)
         else:
             local = None
             contribution = op.vjps[k](upstream, out_value, *[values[m] for m in node.inputs])
         total = grads[j] + contribution if reached[j] else contribution
         grads[j] = total
         reached[j] = True
-        if not (isfinite(total) if isinstance(total, float) else np.isfinite(total).all()):
+        if checked and not (isfinite(total) if isinstance(total, float) else np.isfinite(total).all()):
             _mark_bad_gradient(node, j, total, flags.take(), fwd, grad_status, grad_origin)
         if record is not None:
             record.append(EdgeStep(len(record), edge.target_id, node.id, k, upstream, local, contribution, total,
-                                   grad_status[j], edge.local_formula))
+                                   grad_status[j], edge.local_formula, edge.note))
+    zero = np.float64(0.0)
+    for index, value in enumerate(values):
+        if needs[index] and not reached[index] and index != out:  # no path to the output: its gradient is 0
+            grads[index] = zero if isinstance(value, float) else np.zeros(np.shape(value))
     return grads, grad_status, grad_origin
 
 
@@ -305,22 +372,39 @@ def trace_graph(graph: Graph, values: Mapping[str, Any], *, params: Sequence[str
     updated = _check_params(graph, params, learning_rate, limits)
     if gradcheck:
         check_gradcheck_work(graph, bindings, limits)
+    result = run(graph, bindings, record=record)
+    if updated:
+        result.update = _update(result, bindings, updated, float(learning_rate))
+    if gradcheck:
+        result.gradcheck = run_gradcheck(graph, bindings, {i: result.grads[i] for i in graph.inputs.values()},
+                                         limits)
+    return result
+
+
+def run(graph: Graph, bindings: dict[int, Any], *, record: bool = True, checked: bool = True) -> Trace:
+    """Forward and backward over values already bound to the graph's inputs (node index -> float64 value).
+
+    The path for callers that build graphs themselves (engine.nn, engine.train): no request checks.
+    checked=False (only without record) skips every finiteness check and status: the caller checks what
+    it needs and runs again checked to learn where a non-finite number started.
+    """
+    if not checked and not record:
+        plan = graph.memo("trace_plan", lambda: _plan(graph))
+        with np.errstate(all="ignore"):
+            fwd = forward(graph, bindings, checked=False)
+            grads, grad_status, grad_origin = backward(graph, plan, fwd, FloatFlags(), None, checked=False)
+        return Trace(graph, fwd.values, fwd.status, fwd.origin, grads, grad_status, grad_origin)
     flags = FloatFlags()
     steps: list[Step] | None = [] if record else None
     plan = graph.memo("trace_plan", lambda: _plan(graph))
     with flags.watching():
         fwd = forward(graph, bindings, flags)
         if steps is not None:
-            for node, head in zip(graph.nodes, plan.heads):
+            for node, head, note in zip(graph.nodes, plan.heads, plan.notes):
                 steps.append(ForwardStep(len(steps), node.id, fwd.values[node.index], fwd.status[node.index],
-                                         _forward_formula(graph, node, head, fwd.values)))
+                                         _forward_formula(graph, node, head, fwd.values), note))
         grads, grad_status, grad_origin = backward(graph, plan, fwd, flags, steps)
-    result = Trace(graph, fwd.values, fwd.status, fwd.origin, grads, grad_status, grad_origin, steps or [])
-    if updated:
-        result.update = _update(result, bindings, updated, float(learning_rate))
-    if gradcheck:
-        result.gradcheck = run_gradcheck(graph, bindings, {i: grads[i] for i in graph.inputs.values()}, limits)
-    return result
+    return Trace(graph, fwd.values, fwd.status, fwd.origin, grads, grad_status, grad_origin, steps or [])
 
 
 def trace(source: str, values: Mapping[str, Any], *, params: Sequence[str] = (),

@@ -38,6 +38,17 @@ def test_bench_engine_quick_prints_each_figure_beside_its_baseline_and_a_verdict
     assert re.search(rf"1,000-node trace .*?<= 5 ms\s+{NUMBER} ms\s+(PASS|MISS)$", out, re.MULTILINE)
 
 
+def test_bench_nn_quick_prints_each_target_with_a_verdict():
+    out = run_script("bench_nn.py", "--quick")
+    assert re.search(rf"engine: Trainer.step \(graph, record=False, update\)\s+{NUMBER} ms", out)
+    assert re.search(rf"baseline: hand-written NumPy forward/backward/update\s+{NUMBER} ms\s+engine / numpy", out)
+    assert re.search(r"baseline: PyTorch CPU, autograd \+ SGD\s+(n/a|\d)", out)
+    assert re.search(rf'to_dict\("compact"\) \+ orjson.dumps\s+{NUMBER} ms\s+{NUMBER} MB', out)
+    for target in (r"step <= 1.0x PyTorch", r"step <= 1.3x hand-written NumPy", r"faster than micrograd",
+                   r"two moons to 97% training accuracy < 1 s", r"iteration trace to JSON <= 10 ms"):
+        assert re.search(rf"{target}.*\s(PASS|MISS|n/a)$", out, re.MULTILINE), target
+
+
 def _assert_http_table(out: str) -> None:
     for endpoint in ("minimal FastAPI POST /echo", "app POST /api/v1/trace"):
         row = re.search(rf"^{re.escape(endpoint)}.*?\s(\d+)\s+{NUMBER} ms\s+{NUMBER} ms\s+(\d+)\s+(\d+)", out,
@@ -61,3 +72,17 @@ def test_bench_http_python_client_fallback_runs_bounded():
                      "--connections", "8", "--max-requests", "200")
     _assert_http_table(out)
     assert "inconclusive" in out
+
+
+def test_bench_page_quick_prints_bytes_timings_and_frames_beside_their_baselines():
+    out = run_script("bench_page.py", "--quick")
+    assert re.search(r"^own JS \+ CSS \(excluding vendored\)\s+[\d,]+$", out, re.MULTILINE)
+    assert re.search(r"^baseline: vendored libraries fetched\s+[\d,]+$", out, re.MULTILINE)
+    assert re.search(rf"^baseline: blank document load event\s+{NUMBER} ms", out, re.MULTILINE)
+    assert re.search(rf"^worked example: graph drawn after navigation\s+{NUMBER} ms", out, re.MULTILINE)
+    assert re.search(rf"^\d+-node program: graph drawn after navigation\s+{NUMBER} ms", out, re.MULTILINE)
+    assert re.search(rf"^baseline: \d+-node graph, still\s+{NUMBER} ms\s+{NUMBER} ms", out, re.MULTILINE)
+    for target in (r"own JS \+ CSS <= 150 KB", r"first graph drawn <= 1 s", r"laid out and drawn <= 1\.5 s",
+                   r"animation p95 frame time <= 20 ms"):
+        assert re.search(rf"{target}.*\s(PASS|MISS)$", out, re.MULTILINE), target
+    assert "requests left the machine" not in out

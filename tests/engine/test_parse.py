@@ -195,7 +195,6 @@ def test_an_empty_program_asks_for_an_expression() -> None:
     ("f = x // 2", {"x": 1}, "not_the_language", 1, 7, "'//'"),
     ("f = x % 2", {"x": 1}, "not_the_language", 1, 7, "'%'"),
     ("f = {}", {}, "not_the_language", 1, 5, "braces"),
-    ("f = x @ y", {"x": 1, "y": 1}, "not_the_language", 1, 7, "the operators are *, **, +, -, /, ^"),
     ("f = exp", {}, "bad_call", 1, 5, "'exp' is a function: call it like exp(x)"),
     ("exp = 2", {}, "bad_assignment", 1, 1, "'exp' is a function and cannot be assigned"),
 ])
@@ -410,3 +409,83 @@ def test_long_sums_within_the_caps_parse_and_add_up() -> None:
     error = refused(" + ".join(["x"] * 12_000), {"x": 1})
     assert error.limit == "max_nodes"
     assert np.isclose(output_of(" + ".join(["x"] * 1_000), x=0.5), 500.0)
+
+
+# ---- Tensors: @, and the axis of sum and mean ----------------------------------------------------
+
+W = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+X = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
+
+
+def test_at_is_the_matrix_product_and_binds_like_times() -> None:
+    result = trace("Z = W @ X + b", {"W": W, "X": X, "b": [[10.0], [20.0]]})
+    assert result.values[result.graph.output].tolist() == [[14.0, 15.0], [30.0, 31.0]]
+    assert [node.op for node in result.graph.nodes if not node.is_leaf] == ["matmul", "add"]
+    # same precedence as *, left to right: 2 * W @ X is (2 * W) @ X, W @ X * 2 is (W @ X) * 2
+    for source in ("2 * W @ X", "W @ X * 2"):
+        graph = parse(source)
+        assert [graph.nodes[i].op for i in range(len(graph.nodes)) if not graph.nodes[i].is_leaf] == (
+            ["mul", "matmul"] if source.startswith("2") else ["matmul", "mul"])
+    assert output_of("2 @ 3") == 6.0  # a number is a 1x1 matrix
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("sum(W)", 21.0),
+    ("sum(W, 0)", [[5.0, 7.0, 9.0]]),
+    ("sum(W, 1)", [[6.0], [15.0]]),
+    ("sum(W, axis=1)", [[6.0], [15.0]]),
+    ("sum( W ,axis = 0 )", [[5.0, 7.0, 9.0]]),
+    ("mean(W)", 3.5),
+    ("mean(W, 1)", [[2.0], [5.0]]),
+    ("transpose(W)", [[1.0, 4.0], [2.0, 5.0], [3.0, 6.0]]),
+])
+def test_sum_and_mean_take_an_optional_axis_and_keep_it(source: str, expected: Any) -> None:
+    result = trace(source, {"W": W})
+    value = result.values[result.graph.output]
+    assert (value.tolist() if isinstance(value, np.ndarray) else float(value)) == expected
+
+
+def test_an_axis_is_a_setting_of_the_node_not_an_input() -> None:
+    graph = parse("s = sum(W, 1)")
+    assert [node.op for node in graph.nodes] == [INPUT, "sum"]
+    assert graph.nodes[1].settings == {"axis": 1}
+    result = trace("s = sum(W, 1)", {"W": W})
+    assert result.to_dict()["nodes"][1]["settings"] == {"axis": 1}
+    assert result.steps[1].formula == "s = sum(W, 1) = sum(tensor(2×3), 1) = tensor(2×1)"
+
+
+@pytest.mark.parametrize(("source", "column", "fragment"), [
+    ("f = sum(W, 2)", 12, "the axis of sum(...) must be written as the number 0 or 1, found '2'"),
+    ("f = sum(W, x)", 12, "the axis of sum(...) must be written as the number 0 or 1, found 'x'"),
+    ("f = sum(W, -1)", 12, "must be written as the number 0 or 1, found '-'"),
+    ("f = sum(W, 1.0)", 12, "found '1.0'"),
+    ("f = mean(W, axis=3)", 18, "the axis of mean(...) must be written as the number 0 or 1, found '3'"),
+    ("f = sum(W, 1, 0)", 15, "sum takes at most 2 arguments"),
+    ("f = sum()", 5, "sum takes 1 argument and an optional axis (0 or 1), got 0"),
+    ("f = exp(W, 1)", 5, "exp takes 1 argument, got 2"),
+])
+def test_a_bad_axis_is_refused_where_it_is_written(source: str, column: int, fragment: str) -> None:
+    error = refused(source, {"W": W, "x": 1})
+    assert isinstance(error, SourceError) and error.code == "bad_call"
+    assert (error.line, error.column) == (1, column)
+    assert fragment in error.message
+
+
+@pytest.mark.parametrize(("source", "values", "column", "fragment"), [
+    ("y = 1\nZ = W @ V", {"W": W, "V": W}, 5,
+     "'@' cannot combine W (shape [2, 3]) and V (shape [2, 3]): a 2×3 matrix @ a 2×3 matrix needs the left's "
+     "3 columns to equal the right's 2 rows"),
+    ("y = 1\nZ = W @ 2", {"W": W}, 5, "a 2×3 matrix @ a number needs the left's 3 columns to equal the right's 1 row"),
+    ("y = 1\nZ = sum(v, 1)", {"v": [1.0, 2.0]}, 5,
+     "sum(...) cannot take v (shape [2]): axis 1 needs a tensor with at least 2 axes, but this is a vector of 2"),
+    ("y = 1\nL = cross_entropy(W, X)", {"W": W, "X": X}, 5,
+     "cross_entropy(...) cannot combine W (shape [2, 3]) and X (shape [3, 2]): cross_entropy needs its two "
+     "arguments to have the same shape"),
+    ("y = 1\nL = mse(W, 1)", {"W": W}, 5, "mse needs its two arguments to have the same shape, not a 2×3 matrix "
+     "and a number"),
+])
+def test_shape_errors_name_both_shapes_and_the_place(source: str, values: dict, column: int, fragment: str) -> None:
+    error = refused(source, values)
+    assert isinstance(error, SourceError) and error.code == "shape_mismatch"
+    assert (error.line, error.column) == (2, column)
+    assert fragment in error.message, error.message

@@ -206,7 +206,12 @@ def smooth_requests(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
 def test_gradients_match_centered_differences_where_the_program_is_smooth(
         request: tuple[str, dict[str, Any]]) -> None:
     source, values = request
-    result = trace(source, values)
+    try:
+        result = trace(source, values)
+    except EngineError as error:
+        assert error.code == "shape_mismatch", error.message  # e.g. a (2, 3) matrix @ a (3,) vector: refused
+        event("skipped: shapes an op cannot combine")
+        return
     graph = result.graph
     if not graph.inputs:
         event("skipped: no inputs")

@@ -1,0 +1,382 @@
+"""engine/nn.py: MLPs as engine graphs, layer by layer and neuron by neuron, and the two views agreeing."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+
+from engine.errors import LimitError, ValueInputError
+from engine.gradcheck import gradcheck
+from engine.limits import LIMITS
+from engine.nn import (MLP, build_graph, copy_optimizer, first_non_finite, init_params, iteration, layer_tensors,
+                       mlp_spec, neuron_iteration, neuron_trace, outputs)
+from engine.optim import SGD, make_optimizer, taylor_prediction
+from engine.trace import EdgeStep, ForwardStep, UpdateStep
+from engine.train import loss_of
+from engine.values import from_compact, to_json
+
+from .finite_differences import centered_differences
+
+# (sizes, activations, loss, l2): every activation, every loss, with and without L2
+NETS = {
+    "relu-softmax": ([2, 3, 3], ["relu"], "cross_entropy", 0.0),
+    "tanh-sigmoid-bce": ([2, 3, 1], ["tanh"], "bce", 0.0),
+    "sigmoid-linear-mse": ([1, 4, 1], ["sigmoid", "linear"], "mse", 0.0),
+    "deep-tanh-output-mse": ([2, 3, 2, 2], ["tanh", "relu", "tanh"], "mse", 0.0),
+    "l2-softmax": ([3, 4, 2], ["tanh"], "cross_entropy", 0.7),
+    "l2-bce-linear-hidden": ([2, 2, 2, 1], ["linear", "sigmoid"], "bce", 0.3),
+}
+NET_IDS = list(NETS)
+
+
+def batch(sizes: list[int], loss: str, m: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(sizes[0], m))
+    if loss == "cross_entropy":
+        y = np.eye(sizes[-1])[:, rng.integers(0, sizes[-1], m)]
+    elif loss == "bce":
+        y = rng.integers(0, 2, size=(1, m)).astype(float)
+    else:
+        y = rng.normal(size=(sizes[-1], m))
+    return x, y
+
+
+def net_case(name: str, m: int = 5) -> tuple[Any, dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    sizes, activations, loss, l2 = NETS[name]
+    spec = mlp_spec(sizes, activations, loss, l2=l2)
+    x, y = batch(sizes, loss, m)
+    return spec, init_params(spec, seed=7), x, y
+
+
+def node_by_label(net, label: str) -> int:
+    return next(node.index for node in net.graph.nodes if node.label == label or label in node.aliases)
+
+
+# ---- The architecture and its caps ---------------------------------------------------------------
+
+def test_the_output_activation_follows_from_the_loss() -> None:
+    assert mlp_spec([2, 4, 3], ["relu"], "cross_entropy").activations == ("relu", "softmax")
+    assert mlp_spec([2, 4, 1], ["tanh"], "bce").activations == ("tanh", "sigmoid")
+    assert mlp_spec([1, 4, 1], ["tanh"], "mse").activations == ("tanh", "linear")
+    assert mlp_spec([1, 4, 1], ["tanh", "tanh"], "mse").activations == ("tanh", "tanh")
+    assert mlp_spec([2, 2], [], "cross_entropy").parameter_count == 6
+
+
+@pytest.mark.parametrize(("kwargs", "error", "field"), [
+    ({"sizes": []}, ValueInputError, "layers"),
+    ({"sizes": [2]}, ValueInputError, "layers"),
+    ({"sizes": [2, 0, 1]}, ValueInputError, "layers.1"),
+    ({"sizes": [2, -3, 1]}, ValueInputError, "layers.1"),
+    ({"sizes": [2, 1.5, 1]}, ValueInputError, "layers.1"),
+    ({"sizes": [2, True, 1]}, ValueInputError, "layers.1"),
+    ({"sizes": [2, 1_000_000, 1]}, LimitError, "layers.1"),
+    ({"sizes": [2] + [4] * 1000 + [1], "activations": ["tanh"] * 1000}, LimitError, "layers"),
+    ({"sizes": [10_000, 4, 1]}, LimitError, "layers.0"),
+    ({"sizes": [784, 256, 256, 1], "activations": ["relu", "relu"]}, LimitError, "layers"),
+    ({"sizes": [2, 4, 1], "loss": "cross_entropy"}, ValueInputError, "layers.2"),
+    ({"sizes": [2, 4, 2], "loss": "bce"}, ValueInputError, "layers.2"),
+    ({"sizes": [2, 4, 1], "loss": "hinge"}, ValueInputError, "loss"),
+    ({"sizes": [2, 4, 1], "activations": ["swish"], "loss": "mse"}, ValueInputError, "activations.0"),
+    ({"sizes": [2, 4, 1], "activations": ["softmax"], "loss": "mse"}, ValueInputError, "activations.0"),
+    ({"sizes": [2, 4, 1], "activations": ["tanh", "relu"], "loss": "bce"}, ValueInputError, "activations.1"),
+    ({"sizes": [2, 4, 4, 1], "activations": ["tanh"], "loss": "bce"}, ValueInputError, "activations"),
+    ({"sizes": [2, 4, 1], "loss": "bce", "l2": -1.0}, ValueInputError, "l2"),
+])
+def test_a_bad_architecture_is_refused_naming_the_field(kwargs: dict, error: type, field: str) -> None:
+    arguments = {"activations": ["tanh"], "loss": "bce", **kwargs}
+    with pytest.raises(error) as caught:
+        mlp_spec(arguments.pop("sizes"), **arguments)
+    assert caught.value.where == {"field": field}
+    if error is LimitError:
+        assert caught.value.limit in caught.value.message
+
+
+def test_the_mnist_sized_benchmark_net_fits_the_caps() -> None:
+    spec = mlp_spec([784, 128, 64, 10], ["relu", "relu"], "cross_entropy")
+    assert spec.parameter_count == 109_386 <= LIMITS.max_parameters
+
+
+# ---- Initialisation --------------------------------------------------------------------------------
+
+def test_initialisation_is_seeded_he_for_relu_and_glorot_otherwise() -> None:
+    spec = mlp_spec([200, 256, 100, 2], ["relu", "tanh"], "cross_entropy")
+    params = init_params(spec, seed=3)
+    again = init_params(spec, seed=3)
+    other = init_params(spec, seed=4)
+    assert all(np.array_equal(params[name], again[name]) for name in params)
+    assert not np.array_equal(params["W1"], other["W1"])
+    assert [spec.init_scheme(l) for l in (1, 2, 3)] == ["he", "glorot", "glorot"]
+    np.testing.assert_allclose(params["W1"].std(), np.sqrt(2 / 200), rtol=0.03)  # He: 2 / fan_in
+    np.testing.assert_allclose(params["W2"].std(), np.sqrt(2 / (256 + 100)), rtol=0.03)  # Glorot
+    assert params["W1"].shape == (256, 200) and params["b1"].shape == (256, 1)
+    assert all(not params[f"b{l}"].any() for l in (1, 2, 3))
+    assert spec.describe()["layers"][0]["init_formula"] == "He normal, std = sqrt(2 / fan_in)"
+
+
+# ---- The layer view: named nodes, shapes and notes ---------------------------------------------------
+
+def test_the_layer_graph_names_every_quantity_of_the_notation() -> None:
+    spec, params, x, y = net_case("relu-softmax")
+    net = build_graph(spec, 5)
+    labels = [node.label for node in net.graph.nodes]
+    assert labels == ["X", "W1", "b1", "W1 @ X", "Z1", "A1", "W2", "b2", "W2 @ A1", "Z2", "A2", "Y", "L"]
+    assert net.graph.nodes[net.X].aliases == ("A0",)
+    assert [net.graph.nodes[net.params[name]].label for name in ("W1", "b1", "W2", "b2")] == ["W1", "b1", "W2", "b2"]
+    description = net.describe()
+    assert description["node_ids"]["layers"][1] == {"layer": 2, "W": "n6", "b": "n7", "WA": "n8", "Z": "n9",
+                                                     "A": "n10"}
+    assert (description["node_ids"]["L"], description["loss"], description["m"]) == ("n12", "cross_entropy", 5)
+
+
+def test_a_linear_layer_names_its_z_node_a_too() -> None:
+    spec = mlp_spec([1, 4, 1], ["sigmoid", "linear"], "mse")
+    net = build_graph(spec, 3)
+    z2 = net.layers[-1].Z
+    assert net.layers[-1].A == z2 and net.graph.nodes[z2].aliases == ("A2",)
+
+
+def test_data_inputs_carry_no_gradient_and_parameters_do() -> None:
+    spec, params, x, y = net_case("relu-softmax")
+    net, result = MLP(spec).forward_backward(params, x, y, record=True)
+    nodes = {node["label"]: node for node in result.to_dict()["nodes"]}
+    assert nodes["X"]["grad"] is None and not nodes["X"]["requires_grad"]
+    assert nodes["Y"]["grad"] is None and not nodes["Y"]["requires_grad"]
+    assert nodes["W1"]["requires_grad"] and np.shape(nodes["W1"]["grad"]) == (3, 2)
+    assert not any(step.node == nodes["X"]["id"] for step in result.steps if isinstance(step, EdgeStep))
+
+
+def test_forward_steps_give_z_and_a_per_layer_with_shapes_and_formulas() -> None:
+    spec, params, x, y = net_case("relu-softmax")
+    net, result = MLP(spec).forward_backward(params, x, y, record=True)
+    forward = {step.node: step.to_dict() for step in result.steps if isinstance(step, ForwardStep)}
+    by_label = {node.label: node.id for node in net.graph.nodes}
+    z1, a1, z2, loss = (forward[by_label[label]] for label in ("Z1", "A1", "Z2", "L"))
+    assert z1["shape"] == [3, 5] and a1["shape"] == [3, 5] and z2["shape"] == [3, 5] and loss["shape"] == []
+    assert z1["note"]["formula"] == "Z[1] = W[1] A[0] + b[1]" and z1["note"]["layer"] == 1
+    assert a1["note"]["formula"] == "A[1] = relu(Z[1])"
+    assert loss["note"]["formula"] == "L = -(1/m) sum(Y * log_softmax(Z[2]))"
+
+
+def test_backward_steps_name_the_layer_formulas_from_the_loss_down() -> None:
+    spec, params, x, y = net_case("relu-softmax")
+    net, result = MLP(spec).forward_backward(params, x, y, record=True)
+    notes = [(step.note["quantity"], step.note["layer"], step.note["formula"])
+             for step in result.steps if isinstance(step, EdgeStep) and step.note]
+    assert notes == [
+        ("dZ", 2, "dZ[2] = (softmax(Z[2]) - Y) / m = (A[2] - Y) / m"),
+        ("dWA", 2, "d(W[2] A[1]) = dZ[2]: a sum passes its gradient on"),
+        ("db", 2, "db[2] = sum(dZ[2], 1): b[2] was broadcast over the m columns"),
+        ("dW", 2, "dW[2] = dZ[2] A[1]^T"),
+        ("dA", 1, "dA[1] = W[2]^T dZ[2]"),
+        ("dZ", 1, "dZ[1] = dA[1] * g'(Z[1]), g' = [Z[1] > 0]"),
+        ("dWA", 1, "d(W[1] A[0]) = dZ[1]: a sum passes its gradient on"),
+        ("db", 1, "db[1] = sum(dZ[1], 1): b[1] was broadcast over the m columns"),
+        ("dW", 1, "dW[1] = dZ[1] A[0]^T"),
+    ]
+    dw = next(step for step in result.steps if isinstance(step, EdgeStep) and step.note
+              and step.note["quantity"] == "dW")
+    assert "1/m" in dw.note["textbook"]
+
+
+def test_the_layer_formulas_hold_for_the_traced_numbers() -> None:
+    spec, params, x, y = net_case("relu-softmax")
+    net, result = MLP(spec).forward_backward(params, x, y)
+    value = {node.label: result.values[node.index] for node in net.graph.nodes}
+    grad = {node.label: result.grads[node.index] for node in net.graph.nodes}
+    m = x.shape[1]
+    np.testing.assert_allclose(grad["Z2"], (value["A2"] - y) / m, rtol=1e-14)
+    np.testing.assert_allclose(grad["W2"], grad["Z2"] @ value["A1"].T, rtol=1e-14)
+    np.testing.assert_allclose(grad["b2"], grad["Z2"].sum(axis=1, keepdims=True), rtol=1e-14)
+    np.testing.assert_allclose(grad["A1"], params["W2"].T @ grad["Z2"], rtol=1e-14)
+    np.testing.assert_array_equal(grad["Z1"], grad["A1"] * (value["Z1"] > 0))
+    # the textbook's form: dZ per sample (A - Y) and an explicit 1/m give the same dW
+    np.testing.assert_allclose(grad["W2"], (1 / m) * (value["A2"] - y) @ value["A1"].T, rtol=1e-14)
+
+
+# ---- Gradients against finite differences ----------------------------------------------------------
+
+@pytest.mark.parametrize("name", NET_IDS)
+def test_the_mlp_gradient_matches_finite_differences_on_every_parameter(name: str) -> None:
+    spec, params, x, y = net_case(name)
+    model = MLP(spec)
+    net, result = model.forward_backward(params, x, y)
+    gradients = model.gradients(net, result)
+    names = spec.parameter_names()
+
+    def loss_at(*values: np.ndarray) -> float:
+        moved = dict(zip(names, values))
+        z, a = outputs(spec, moved, x)
+        return loss_of(spec, moved, z, a, y)  # written without the graph: the op table's forwards only
+
+    numeric = centered_differences(loss_at, [params[n] for n in names])
+    for parameter, expected in zip(names, numeric):
+        np.testing.assert_allclose(gradients[parameter], expected, rtol=1e-6, atol=1e-9, err_msg=parameter)
+    checks = gradcheck(net.graph, net.bind(params, x, y), {i: result.grads[i] for i in net.params.values()})
+    assert [check.label for check in checks] == names
+    assert all(check.verdict == "pass" for check in checks), [(c.label, c.rel_error) for c in checks]
+
+
+# ---- The neuron view agrees with the layer view ------------------------------------------------------
+
+def assert_agree(neuron: Any, layer: Any, what: str) -> None:
+    neuron, layer = np.asarray(neuron, dtype=float), np.asarray(layer, dtype=float)
+    assert neuron.shape == layer.shape, what
+    # NOTE: BLAS sums in its own order, so a sum that cancels can differ in its last bits: tolerance
+    # relative to the tensor's scale, 1e-12 of its largest element.
+    np.testing.assert_allclose(neuron, layer, rtol=1e-12, atol=1e-12 * max(np.max(np.abs(layer)), 1e-300),
+                               err_msg=what)
+
+
+@pytest.mark.parametrize("name", NET_IDS)
+def test_neuron_view_and_layer_view_agree_on_every_value_and_gradient(name: str) -> None:
+    spec, params, x, y = net_case(name, m=4)
+    net, layer = MLP(spec).forward_backward(params, x, y)
+    view, neuron = neuron_trace(spec, params, x, y)
+    tensors = layer_tensors(view, neuron)
+    expected = {"L", "X", "Y", *spec.parameter_names(), *(f"{q}{l}" for l in range(1, spec.layers + 1) for q in "ZA")}
+    assert set(tensors) == expected
+    checked = 0
+    for tensor, pair in tensors.items():
+        index = node_by_label(net, tensor)
+        assert_agree(pair["value"], layer.values[index], f"{tensor} value")
+        if pair["grad"] is None:
+            assert layer.grads[index] is None
+        else:
+            assert_agree(pair["grad"], layer.grads[index], f"d{tensor}")
+            checked += 1
+    assert checked == len(expected) - 2
+
+
+def test_neuron_view_has_a_scalar_node_per_weight_and_per_sample_z_and_a() -> None:
+    spec, params, x, y = net_case("tanh-sigmoid-bce", m=2)
+    view, result = neuron_trace(spec, params, x, y)
+    labels = {node.label for node in view.graph.nodes}
+    assert {"W1[1,1]", "W1[3,2]", "b1[3]", "W2[1,3]", "b2[1]"} <= labels
+    assert {"Z1[1,1]", "Z1[3,2]", "A1[2,2]", "Z2[1,2]", "A2[1,1]", "X[2,1]", "Y[1,2]", "L"} <= labels
+    assert all(np.ndim(value) == 0 for value in result.values)
+    assert sum(1 for node in view.graph.nodes if node.op == "input" and node.requires_grad) == spec.parameter_count
+    json.dumps(result.to_dict(), allow_nan=False)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_both_views_take_the_same_update(optimizer: str) -> None:
+    spec, params, x, y = net_case("l2-softmax", m=3)
+    model = MLP(spec)
+    layer_optimizer = make_optimizer(optimizer, 0.1)
+    for _ in range(2):  # the second step uses state (velocity; m, v) carried from the first
+        neuron_optimizer = copy_optimizer(layer_optimizer)
+        layer, after = iteration(model, params, x, y, layer_optimizer)
+        view, neuron, neuron_after = neuron_iteration(spec, params, x, y, neuron_optimizer)
+        for name in after:
+            assert_agree(neuron_after[name], after[name], f"{name} after the update")
+        assert neuron.update.loss_after == pytest.approx(layer.update.loss_after, rel=1e-12)
+        updates = [step for step in neuron.steps if isinstance(step, UpdateStep)]
+        assert len(updates) == spec.parameter_count
+        params = after
+
+
+def test_the_neuron_view_is_refused_for_big_nets_and_big_batches() -> None:
+    spec = mlp_spec([2, 16, 16, 1], ["tanh", "tanh"], "bce")
+    x, y = batch([2, 16, 16, 1], "bce", m=3)
+    with pytest.raises(LimitError) as caught:
+        neuron_trace(spec, init_params(spec), x, y)
+    assert caught.value.limit == "max_neuron_parameters"
+    small = mlp_spec([2, 4, 1], ["tanh"], "bce")
+    x, y = batch([2, 4, 1], "bce", m=2000)
+    with pytest.raises(LimitError) as caught:
+        neuron_trace(small, init_params(small), x, y)
+    assert caught.value.limit == "max_neuron_nodes" and caught.value.where == {"field": "batch_size"}
+
+
+# ---- One iteration with its update ----------------------------------------------------------------
+
+def test_an_sgd_iteration_ends_with_one_update_step_per_parameter_and_the_taylor_prediction() -> None:
+    spec, params, x, y = net_case("tanh-sigmoid-bce")
+    model = MLP(spec)
+    result, after = iteration(model, params, x, y, SGD(0.5))
+    updates = [step for step in result.steps if isinstance(step, UpdateStep)]
+    assert [step.to_dict()["node"] for step in updates] == [f"n{i}" for i in (1, 2, 6, 7)]
+    for step, name in zip(updates, spec.parameter_names()):
+        np.testing.assert_array_equal(step.after, params[name] - 0.5 * step.grad)
+        np.testing.assert_array_equal(after[name], step.after)
+    gradients = {name: step.grad for name, step in zip(spec.parameter_names(), updates)}
+    assert result.update.loss_predicted == pytest.approx(
+        taylor_prediction(result.update.loss_before, gradients, 0.5), rel=1e-13)
+    net, moved = model.forward_backward(after, x, y)
+    assert result.update.loss_after == moved.values[net.loss]
+    assert result.update.loss_after < result.update.loss_before
+
+
+def test_an_adam_iteration_shows_its_moments_on_each_update_step() -> None:
+    spec, params, x, y = net_case("relu-softmax")
+    result, _ = iteration(MLP(spec), params, x, y, make_optimizer("adam", 0.01))
+    step = next(s for s in result.steps if isinstance(s, UpdateStep)).to_dict()
+    assert set(step["state"]) == {"t", "m", "v"} and step["state"]["t"] == 1
+    assert np.shape(step["state"]["m"]) == (3, 2)
+    assert result.to_dict()["update"]["optimizer"] == "adam"
+
+
+def test_a_layer_trace_serialises_as_strict_json_and_as_numpy_arrays_alike() -> None:
+    spec = mlp_spec([20, 16, 10], ["relu"], "cross_entropy")
+    x, y = batch([20, 16, 10], "cross_entropy", m=8)
+    result, _ = iteration(MLP(spec), init_params(spec), x, y, make_optimizer("momentum", 0.1))
+    plain = result.to_dict()
+    fast = result.to_dict("numpy")
+    assert any(isinstance(node["value"], np.ndarray) for node in fast["nodes"])
+    fast_json = orjson.loads(orjson.dumps(fast, option=orjson.OPT_SERIALIZE_NUMPY))
+    assert fast_json.pop("encoding") == "numpy"
+    assert fast_json == json.loads(json.dumps(plain, allow_nan=False))
+
+
+# ---- What went wrong ---------------------------------------------------------------------------------
+
+def test_the_first_non_finite_node_is_found_with_its_layer() -> None:
+    spec, params, x, y = net_case("relu-softmax")
+    params = dict(params, W2=params["W2"] * 1e308)
+    net, result = MLP(spec).forward_backward(params, x * 1e10, y)
+    where = first_non_finite(net, result)
+    assert where is not None
+    assert (where["phase"], where["label"], where["layer"], where["quantity"]) == ("forward", "W2 @ A1", 2, "WA")
+    assert where["status"] == "overflow"
+    net, fine = MLP(spec).forward_backward(net_case("relu-softmax")[1], x, y)
+    assert first_non_finite(net, fine) is None
+
+
+def resolve(encoded: Any, nodes: dict[str, dict[str, Any]]) -> Any:
+    """A compact-encoded field back as plain lists: references looked up, base64 tensors decoded."""
+    if isinstance(encoded, dict) and "ref" in encoded:
+        return resolve(nodes[encoded["ref"]][encoded["field"]], nodes)
+    if isinstance(encoded, dict) and "base64" in encoded:
+        return from_compact(encoded).tolist()
+    return encoded
+
+
+def test_the_compact_encoding_decodes_to_the_plain_trace() -> None:
+    spec = mlp_spec([30, 16, 10], ["relu"], "cross_entropy")
+    x, y = batch([30, 16, 10], "cross_entropy", m=20)
+    result, _ = iteration(MLP(spec), init_params(spec), x, y, make_optimizer("adam", 0.01))
+    plain = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    compact = orjson.loads(orjson.dumps(result.to_dict("compact")))
+    assert compact.pop("encoding") == "compact"
+    nodes = {node["id"]: node for node in compact["nodes"]}
+    w1 = nodes["n1"]
+    assert w1["value"]["shape"] == [16, 30] and w1["value"]["dtype"] == "float64"
+    forward_w1 = next(step for step in compact["steps"] if step["phase"] == "forward" and step["node"] == "n1")
+    assert forward_w1["value"] == {"ref": "n1", "field": "value"}
+    for collection in ("nodes", "steps"):
+        for item, expected in zip(compact[collection], plain[collection]):
+            for key, value in item.items():
+                if key == "state":
+                    value = {name: resolve(part, nodes) for name, part in value.items()}
+                assert resolve(value, nodes) == expected[key], (collection, key)
+    assert len(orjson.dumps(result.to_dict("compact"))) < len(json.dumps(plain)) / 2
+
+
+def test_the_compact_encoding_keeps_non_finite_numbers_bit_for_bit() -> None:
+    encoded = to_json(np.array([[np.nan, np.inf, -np.inf] * 100]), "compact")
+    decoded = from_compact(encoded)
+    assert np.isnan(decoded[0, 0]) and decoded[0, 1] == np.inf and decoded[0, 2] == -np.inf
+    assert to_json(np.arange(10.0), "compact") == list(np.arange(10.0))  # small tensors stay plain lists

@@ -1,0 +1,130 @@
+"""engine/optim.py: SGD, momentum and Adam, their first two updates checked against numbers worked out by hand."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from engine.errors import ValueInputError
+from engine.optim import (SGD, Adam, Momentum, first_order_prediction, make_optimizer, sgd_step,
+                          taylor_prediction)
+
+THETA = np.array([[1.0, -2.0]])
+G1 = np.array([[0.5, -1.0]])
+G2 = np.array([[0.1, 0.2]])
+
+
+def two_updates(optimizer: SGD) -> tuple[np.ndarray, np.ndarray]:
+    optimizer.begin()
+    first = optimizer.update("W", THETA, G1)
+    optimizer.begin()
+    second = optimizer.update("W", first, G2)
+    return first, second
+
+
+def test_sgd_steps_against_the_gradient_by_the_learning_rate() -> None:
+    first, second = two_updates(SGD(0.1))
+    assert first.tolist() == [[1.0 - 0.05, -2.0 + 0.1]]
+    np.testing.assert_allclose(second, [[0.95 - 0.01, -1.9 - 0.02]], rtol=1e-15)
+    assert SGD(0.1).state() == {}
+
+
+def test_momentum_first_two_updates_by_hand() -> None:
+    # v1 = g1 = (0.5, -1);               theta1 = theta0 - 0.1 v1 = (0.95, -1.9)
+    # v2 = 0.9 v1 + g2 = (0.55, -0.7);  theta2 = theta1 - 0.1 v2 = (0.895, -1.83)
+    optimizer = Momentum(0.1, beta=0.9)
+    first, second = two_updates(optimizer)
+    np.testing.assert_allclose(first, [[0.95, -1.9]], rtol=1e-15)
+    np.testing.assert_allclose(optimizer.velocity["W"], [[0.55, -0.7]], rtol=1e-15)
+    np.testing.assert_allclose(second, [[0.895, -1.83]], rtol=1e-15)
+    snapshot = optimizer.parameter_state("W")["velocity"]  # a copy: later steps change velocity in place
+    assert snapshot.tolist() == optimizer.velocity["W"].tolist() and snapshot is not optimizer.velocity["W"]
+
+
+def test_momentum_first_step_equals_plain_sgd_because_velocity_starts_at_zero() -> None:
+    assert Momentum(0.3).update("W", THETA, G1).tolist() == SGD(0.3).update("W", THETA, G1).tolist()
+
+
+def test_adam_first_two_updates_by_hand() -> None:
+    beta1, beta2, eps, rate = 0.9, 0.999, 1e-8, 0.01
+    optimizer = Adam(rate, beta1=beta1, beta2=beta2, eps=eps)
+    first, second = two_updates(optimizer)
+    # Step 1: m = 0.1 g1, v = 0.001 g1^2; bias correction divides by 0.1 and 0.001, so m_hat = g1,
+    # v_hat = g1^2 and the step is rate * g1 / (|g1| + eps): almost exactly rate * sign(g1).
+    expected_first = [[1.0 - rate * 0.5 / (0.5 + eps), -2.0 + rate * 1.0 / (1.0 + eps)]]
+    np.testing.assert_allclose(first, expected_first, rtol=1e-15)
+    # Step 2, first component: m = 0.9 * 0.05 + 0.1 * 0.1 = 0.055; v = 0.999 * 0.00025 + 0.001 * 0.01 = 0.00025975
+    # m_hat = 0.055 / 0.19; v_hat = 0.00025975 / 0.001999
+    m_hat = 0.055 / (1 - 0.9 ** 2)
+    v_hat = 0.00025975 / (1 - 0.999 ** 2)
+    # second component: m = 0.9 * -0.1 + 0.1 * 0.2 = -0.07; v = 0.999 * 0.001 + 0.001 * 0.04 = 0.001039
+    m_hat_2 = -0.07 / (1 - 0.9 ** 2)
+    v_hat_2 = 0.001039 / (1 - 0.999 ** 2)
+    expected_second = [[expected_first[0][0] - rate * m_hat / (math.sqrt(v_hat) + eps),
+                        expected_first[0][1] - rate * m_hat_2 / (math.sqrt(v_hat_2) + eps)]]
+    np.testing.assert_allclose(second, expected_second, rtol=1e-13)
+    np.testing.assert_allclose(optimizer.m["W"], [[0.055, -0.07]], rtol=1e-14)
+    np.testing.assert_allclose(optimizer.v["W"], [[0.00025975, 0.001039]], rtol=1e-14)
+    assert optimizer.t == 2
+    assert optimizer.parameter_state("W")["t"] == 2
+
+
+def test_adam_first_step_moves_every_parameter_by_about_the_learning_rate() -> None:
+    optimizer = Adam(0.001)
+    optimizer.begin()
+    moved = optimizer.update("W", np.zeros((1, 3)), np.array([[1e-6, -3.0, 250.0]]))
+    np.testing.assert_allclose(np.abs(moved), 0.001, rtol=1e-2)
+
+
+def test_optimizers_keep_separate_state_per_parameter() -> None:
+    optimizer = Momentum(0.1)
+    optimizer.begin()
+    optimizer.update("W1", THETA, G1)
+    optimizer.update("b1", np.zeros((1, 1)), np.ones((1, 1)))
+    assert set(optimizer.state()["velocity"]) == {"W1", "b1"}
+
+
+def test_a_huge_learning_rate_gives_huge_numbers_not_an_exception() -> None:
+    with np.errstate(all="raise"):
+        moved = Momentum(1e6).update("W", np.array([1.0]), np.array([1e305]))
+    assert np.isinf(moved).all()
+
+
+def test_make_optimizer_names_the_bad_field() -> None:
+    assert isinstance(make_optimizer("adam", 0.01), Adam)
+    assert make_optimizer("momentum", 0.1, beta=0.5).beta == 0.5
+    for kwargs, field in (({"name": "rmsprop", "learning_rate": 0.1}, "optimizer"),
+                          ({"name": "sgd", "learning_rate": 0.0}, "learning_rate"),
+                          ({"name": "sgd", "learning_rate": 1e7}, "learning_rate"),
+                          ({"name": "momentum", "learning_rate": 0.1, "beta": 1.0}, "beta"),
+                          ({"name": "adam", "learning_rate": 0.1, "eps": 0.0}, "eps")):
+        with pytest.raises(ValueInputError) as caught:
+            make_optimizer(**kwargs)
+        assert caught.value.where == {"field": field}
+
+
+def test_the_first_order_prediction_of_an_sgd_step_is_the_taylor_formula() -> None:
+    gradients = {"W": G1}
+    after = {"W": sgd_step(THETA, G1, 0.1)}
+    assert first_order_prediction(2.0, gradients, {"W": THETA}, after) == pytest.approx(
+        taylor_prediction(2.0, gradients, 0.1), rel=1e-15)
+    assert taylor_prediction(2.0, gradients, 0.1) == 2.0 - 0.1 * 1.25
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_update_into_reuses_the_gradient_array_and_gives_the_same_bits_as_update(name: str) -> None:
+    pure, fast = make_optimizer(name, 0.05), make_optimizer(name, 0.05)
+    rng = np.random.default_rng(0)
+    theta_pure = theta_fast = rng.normal(size=(3, 4))
+    for _ in range(3):
+        gradient = rng.normal(size=(3, 4))
+        pure.begin()
+        fast.begin()
+        before = theta_fast.copy()
+        theta_pure = pure.update("W", theta_pure, gradient)
+        owned = gradient.copy()
+        theta_fast = fast.update_into("W", theta_fast, owned)
+        assert theta_fast is owned  # written into the gradient's own array
+        assert np.array_equal(theta_fast, theta_pure)
+        assert not np.array_equal(before, theta_fast)
