@@ -233,12 +233,11 @@ def _forward_formula(graph: Graph, node: Node, head: str, values: list[Any]) -> 
         return head + result
     op = OPS[node.op]
     inputs = node.inputs
-    if op.arity == 1:
-        numbers = op.text_of(node.settings, a=_operand_number(values[inputs[0]], op.notation, 0, op.name))
-    else:
-        numbers = op.text_of(node.settings, a=_operand_number(values[inputs[0]], op.notation, 0, op.name),
-                             b=_operand_number(values[inputs[1]], op.notation, 1, op.name))
-    return f"{head}{numbers} = {result}"
+    numbers = {"a": _operand_number(values[inputs[0]], op.notation, 0, op.name)}
+    if len(inputs) == 2:
+        numbers["b"] = _operand_number(values[inputs[1]], op.notation, 1, op.name)
+    text = op.text_of(node.settings, **numbers) if node.settings else op.text.format_map(numbers)
+    return f"{head}{text} = {result}"
 
 
 def _d(name: str) -> str:
@@ -266,29 +265,36 @@ class _Plan:
     notes: list[dict[str, Any] | None]  # a builder's note for each node's forward step
 
 
+def _operand_names(names: list[str], node: Node) -> dict[str, str]:
+    inputs = node.inputs
+    return {"a": names[inputs[0]], "b": names[inputs[1]]} if len(inputs) == 2 else {"a": names[inputs[0]]}
+
+
 def _plan(graph: Graph) -> _Plan:
     nodes = graph.nodes
     needs = graph.depends_on_inputs()
     reach = graph.reaches_output()
+    notes = graph.notes
     names = [_operand_name(node) for node in nodes]
     heads = []
     for node in nodes:
         head = f"{node.label} = " if node.named or node.op == INPUT else ""
         if node.inputs:
-            head += OPS[node.op].text_of(node.settings, **dict(zip("ab", (names[i] for i in node.inputs)))) + " = "
+            head += OPS[node.op].text_of(node.settings, **_operand_names(names, node)) + " = "
         heads.append(head)
-    notes = [graph.notes.get(("forward", node.index)) for node in nodes]
+    forward_notes = [notes.get(("forward", node.index)) for node in nodes] if notes else [None] * len(nodes)
     edges = []
     for node in reversed(nodes):
         if not needs[node.index] or not reach[node.index] or not node.inputs:
             continue
         op = OPS[node.op]
-        operand_names = {"out": names[node.index], **dict(zip("ab", (names[m] for m in node.inputs)))}
+        operand_names = _operand_names(names, node)
+        operand_names["out"] = names[node.index]
         for k, j in enumerate(node.inputs):
             if needs[j]:
                 edges.append(_Edge(node, k, j, nodes[j].id, op.local_text[k].format(**operand_names),
-                                   graph.notes.get(("edge", node.index, k))))
-    return _Plan(needs, edges, heads, notes)
+                                   notes.get(("edge", node.index, k)) if notes else None))
+    return _Plan(needs, edges, heads, forward_notes)
 
 
 def backward(graph: Graph, plan: _Plan, fwd: Forward, flags: FloatFlags,
