@@ -5,6 +5,8 @@
     Adam       m <- beta1 * m + (1 - beta1) * g;   v <- beta2 * v + (1 - beta2) * g^2;   t <- t + 1
                theta <- theta - eta * m_hat / (sqrt(v_hat) + eps)
                with m_hat = m / (1 - beta1^t) and v_hat = v / (1 - beta2^t)
+    Nesterov   v <- beta * v + g;   theta <- theta - eta * (g + beta * v)
+    RMSProp    s <- rho * s + (1 - rho) * g^2;   theta <- theta - eta * g / (sqrt(s) + eps)   (s starts at 0)
 
     J(theta + delta) ~ J(theta) + g . delta      (first order; for SGD delta = -eta g, so J - eta ||g||^2)
 
@@ -175,12 +177,76 @@ class Adam(SGD):
         return {**super().describe(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
 
+@dataclass
+class Nesterov(Momentum):
+    """Nesterov momentum, as PyTorch writes it: v <- beta v + g; theta <- theta - eta (g + beta v).
+
+    The classic form takes the gradient at the look-ahead point theta + beta v'; this one is the
+    same sequence of steps tracked at the look-ahead point itself, so it needs only the gradient
+    where it stands. Step 1 moves by eta (1 + beta) g.
+    """
+    name = "nesterov"
+
+    def update_into(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            velocity = self.velocity.get(name)
+            if velocity is None:
+                velocity = self.velocity[name] = gradient.copy()
+            else:
+                velocity *= self.beta
+                velocity += gradient
+            gradient += self.beta * velocity  # the look-ahead direction g + beta v
+            gradient *= self.learning_rate
+            return np.subtract(parameter, gradient, out=gradient)
+
+    def formula(self) -> str:
+        return "v = beta * v + g; theta = theta - lr * (g + beta * v)"
+
+
+@dataclass
+class RMSProp(SGD):
+    """s <- rho s + (1 - rho) g^2; theta <- theta - eta g / (sqrt(s) + eps)   (Hinton's lecture 6e).
+
+    s, the running mean of squared gradients, starts at 0 and is not bias-corrected (as in PyTorch
+    and Keras), so the first step is about eta / sqrt(1 - rho) per parameter, not eta.
+    """
+    rho: float = 0.9
+    eps: float = 1e-8
+    mean_square: dict[str, np.ndarray] = field(default_factory=dict)
+    name = "rmsprop"
+
+    def update_into(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            mean_square = self.mean_square.get(name)
+            if mean_square is None:
+                mean_square = self.mean_square[name] = np.zeros_like(gradient)
+            mean_square *= self.rho
+            mean_square += (1.0 - self.rho) * np.square(gradient)
+            gradient *= self.learning_rate
+            np.divide(gradient, np.sqrt(mean_square) + self.eps, out=gradient)
+            return np.subtract(parameter, gradient, out=gradient)
+
+    def parameter_state(self, name: str) -> dict[str, Any]:
+        mean_square = self.mean_square.get(name)
+        return {"mean_square": None if mean_square is None else mean_square.copy()}
+
+    def state(self) -> dict[str, Any]:
+        return {"mean_square": {name: s.copy() for name, s in self.mean_square.items()}}
+
+    def formula(self) -> str:
+        return "s = rho * s + (1 - rho) * g^2; theta = theta - lr * g / (sqrt(s) + eps)"
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "rho": self.rho, "eps": self.eps}
+
+
 Optimizer = SGD  # every optimizer is an SGD with more state
-OPTIMIZERS: dict[str, type[SGD]] = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
+OPTIMIZERS: dict[str, type[SGD]] = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "rmsprop": RMSProp,
+                                    "adam": Adam}
 
 
 def make_optimizer(name: str, learning_rate: float, *, beta: float = 0.9, beta1: float = 0.9, beta2: float = 0.999,
-                   eps: float = 1e-8, limits: Limits = LIMITS) -> SGD:
+                   eps: float = 1e-8, rho: float = 0.9, limits: Limits = LIMITS) -> SGD:
     if name not in OPTIMIZERS:
         raise ValueInputError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {name!r}", "optimizer",
                               code="invalid_value")
@@ -188,7 +254,7 @@ def make_optimizer(name: str, learning_rate: float, *, beta: float = 0.9, beta1:
             <= limits.max_learning_rate):
         raise ValueInputError(f"learning_rate must be between {limits.min_learning_rate:g} and "
                               f"{limits.max_learning_rate:g}", "learning_rate", code="invalid_value")
-    for field_name, value in (("beta", beta), ("beta1", beta1), ("beta2", beta2)):
+    for field_name, value in (("beta", beta), ("beta1", beta1), ("beta2", beta2), ("rho", rho)):
         if not (isinstance(value, (int, float)) and 0.0 <= value < 1.0):
             raise ValueInputError(f"{field_name} must be at least 0 and below 1", field_name, code="invalid_value")
     if not (isinstance(eps, (int, float)) and 0.0 < eps <= 1.0):
@@ -196,6 +262,10 @@ def make_optimizer(name: str, learning_rate: float, *, beta: float = 0.9, beta1:
     learning_rate = float(learning_rate)
     if name == "momentum":
         return Momentum(learning_rate, beta=float(beta))
+    if name == "nesterov":
+        return Nesterov(learning_rate, beta=float(beta))
+    if name == "rmsprop":
+        return RMSProp(learning_rate, rho=float(rho), eps=float(eps))
     if name == "adam":
         return Adam(learning_rate, beta1=float(beta1), beta2=float(beta2), eps=float(eps))
     return SGD(learning_rate)

@@ -1,4 +1,5 @@
-"""engine/optim.py: SGD, momentum and Adam, their first two updates checked against numbers worked out by hand."""
+"""engine/optim.py: SGD, momentum, Nesterov, RMSProp and Adam, their first two updates checked against numbers
+worked out by hand."""
 from __future__ import annotations
 
 import math
@@ -7,8 +8,8 @@ import numpy as np
 import pytest
 
 from engine.errors import ValueInputError
-from engine.optim import (SGD, Adam, Momentum, first_order_prediction, make_optimizer, sgd_step,
-                          taylor_prediction)
+from engine.optim import (SGD, Adam, Momentum, Nesterov, RMSProp, first_order_prediction, make_optimizer,
+                          sgd_step, taylor_prediction)
 
 THETA = np.array([[1.0, -2.0]])
 G1 = np.array([[0.5, -1.0]])
@@ -94,11 +95,12 @@ def test_a_huge_learning_rate_gives_huge_numbers_not_an_exception() -> None:
 def test_make_optimizer_names_the_bad_field() -> None:
     assert isinstance(make_optimizer("adam", 0.01), Adam)
     assert make_optimizer("momentum", 0.1, beta=0.5).beta == 0.5
-    for kwargs, field in (({"name": "rmsprop", "learning_rate": 0.1}, "optimizer"),
+    for kwargs, field in (({"name": "adagrad", "learning_rate": 0.1}, "optimizer"),
                           ({"name": "sgd", "learning_rate": 0.0}, "learning_rate"),
                           ({"name": "sgd", "learning_rate": 1e7}, "learning_rate"),
                           ({"name": "momentum", "learning_rate": 0.1, "beta": 1.0}, "beta"),
-                          ({"name": "adam", "learning_rate": 0.1, "eps": 0.0}, "eps")):
+                          ({"name": "adam", "learning_rate": 0.1, "eps": 0.0}, "eps"),
+                          ({"name": "rmsprop", "learning_rate": 0.1, "rho": 1.0}, "rho")):
         with pytest.raises(ValueInputError) as caught:
             make_optimizer(**kwargs)
         assert caught.value.where == {"field": field}
@@ -112,7 +114,7 @@ def test_the_first_order_prediction_of_an_sgd_step_is_the_taylor_formula() -> No
     assert taylor_prediction(2.0, gradients, 0.1) == 2.0 - 0.1 * 1.25
 
 
-@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "rmsprop", "adam"])
 def test_update_into_reuses_the_gradient_array_and_gives_the_same_bits_as_update(name: str) -> None:
     pure, fast = make_optimizer(name, 0.05), make_optimizer(name, 0.05)
     rng = np.random.default_rng(0)
@@ -128,3 +130,41 @@ def test_update_into_reuses_the_gradient_array_and_gives_the_same_bits_as_update
         assert theta_fast is owned  # written into the gradient's own array
         assert np.array_equal(theta_fast, theta_pure)
         assert not np.array_equal(before, theta_fast)
+
+
+def test_nesterov_first_two_updates_by_hand() -> None:
+    # v1 = g1 = (0.5, -1);  theta1 = theta0 - 0.1 (g1 + 0.9 v1) = (1, -2) - 0.19 (0.5, -1) = (0.905, -1.81)
+    # v2 = 0.9 v1 + g2 = (0.55, -0.7);  theta2 = theta1 - 0.1 (g2 + 0.9 v2) = theta1 - 0.1 (0.595, -0.43)
+    #                                                                       = (0.8455, -1.767)
+    optimizer = Nesterov(0.1, beta=0.9)
+    first, second = two_updates(optimizer)
+    np.testing.assert_allclose(first, [[0.905, -1.81]], rtol=1e-15)
+    np.testing.assert_allclose(second, [[0.8455, -1.767]], rtol=1e-14)
+    np.testing.assert_allclose(optimizer.parameter_state("W")["velocity"], [[0.55, -0.7]], rtol=1e-15)
+    assert optimizer.describe()["beta"] == 0.9 and optimizer.name == "nesterov"
+
+
+def test_rmsprop_first_two_updates_by_hand() -> None:
+    rate, rho, eps = 0.01, 0.9, 1e-8
+    optimizer = RMSProp(rate, rho=rho, eps=eps)
+    first, second = two_updates(optimizer)
+    # Step 1: s = 0.1 g1^2 = (0.025, 0.1); the step is rate g1 / sqrt(s): rate / sqrt(0.1) = 0.0316 per
+    # parameter, about 3.16 times the rate, since s starts at 0 and is not bias-corrected.
+    s1 = [0.1 * 0.25, 0.1 * 1.0]
+    expected_first = [[1.0 - rate * 0.5 / (math.sqrt(s1[0]) + eps), -2.0 + rate * 1.0 / (math.sqrt(s1[1]) + eps)]]
+    np.testing.assert_allclose(first, expected_first, rtol=1e-15)
+    np.testing.assert_allclose(np.abs(first - THETA), rate / math.sqrt(0.1), rtol=1e-6)
+    # Step 2: s = 0.9 s1 + 0.1 g2^2 = (0.0225 + 0.001, 0.09 + 0.004) = (0.0235, 0.094)
+    s2 = [0.0235, 0.094]
+    expected_second = [[expected_first[0][0] - rate * 0.1 / (math.sqrt(s2[0]) + eps),
+                        expected_first[0][1] - rate * 0.2 / (math.sqrt(s2[1]) + eps)]]
+    np.testing.assert_allclose(second, expected_second, rtol=1e-14)
+    np.testing.assert_allclose(optimizer.mean_square["W"], [s2], rtol=1e-14)
+    assert set(optimizer.state()) == {"mean_square"} and optimizer.describe()["rho"] == 0.9
+
+
+def test_make_optimizer_builds_nesterov_and_rmsprop_with_their_settings() -> None:
+    nesterov = make_optimizer("nesterov", 0.1, beta=0.5)
+    rmsprop = make_optimizer("rmsprop", 0.01, rho=0.99, eps=1e-6)
+    assert isinstance(nesterov, Nesterov) and nesterov.beta == 0.5
+    assert isinstance(rmsprop, RMSProp) and (rmsprop.rho, rmsprop.eps) == (0.99, 1e-6)

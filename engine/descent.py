@@ -1,0 +1,309 @@
+"""Several optimizers from one start on one surface, step by step, side by side.
+
+Each step evaluates every optimizer's current point in ONE vectorised call of the surface, then
+lets each optimizer (engine.optim) make its own update and records what it now holds (velocity;
+mean square; m, v and t). Index k of a run's path, losses, gradients and state is the point after
+k updates, so one slider position reads the same step across every array.
+
+A run stops, flagged and never raising, at the first step k where
+  - the loss is not finite (or the gradient is not: the surface has no slope there), or
+  - the loss has grown past its start by the divergence factor: L_k - L_0 > (factor - 1) |L_0|
+    (|L_0| read as 1 when L_0 = 0), which for a positive start is simply L_k > factor * L_0.
+It has converged at step k when the gradient norm stays below the tolerance from step k on.
+
+The Taylor panel rides along: at every point theta_k with gradient g_k and learning rate eta,
+  predicted  = L(theta_k) - eta ||g_k||^2      the first-order promise of a plain gradient step
+  actual     = L(theta_k - eta g_k)            what that step really gives
+  next       = L(theta_{k+1})                  where this optimizer really went
+  next_predicted = L(theta_k) + g_k . (theta_{k+1} - theta_k)   the first-order promise of its own step
+All the probes of all runs are evaluated in one more vectorised call at the end.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import LimitError, ValueInputError
+from .landscape import Surface
+from .limits import LIMITS, Limits
+from .optim import SGD, make_optimizer
+
+PARAMETER = "theta"  # the optimizers keep their state per parameter name; here there is one, (a, b)
+
+CONVERGED, RUNNING, DIVERGED = "converged", "running", "diverged"
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    name: str
+    learning_rate: float
+    beta: float = 0.9
+    beta1: float = 0.9
+    beta2: float = 0.999
+    rho: float = 0.9
+    eps: float = 1e-8
+    label: str | None = None
+
+    def make(self, limits: Limits = LIMITS) -> SGD:
+        return make_optimizer(self.name, self.learning_rate, beta=self.beta, beta1=self.beta1, beta2=self.beta2,
+                              eps=self.eps, rho=self.rho, limits=limits)
+
+
+@dataclass
+class Run:
+    optimizer: SGD
+    label: str | None
+    path: np.ndarray  # (n + 1, 2)
+    losses: np.ndarray  # (n + 1,)
+    gradients: np.ndarray  # (n + 1, 2)
+    state: list[dict[str, Any]]  # n + 1 snapshots: the optimizer's numbers after k updates
+    start_loss: float
+    threshold: float  # the loss past which the run counts as diverged
+    diverged_at: int | None = None
+    reason: str | None = None  # loss_grew | not_finite | gradient_not_finite | start_not_finite
+    converged_at: int | None = None
+    reversals: float = 0.0
+    taylor: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def steps(self) -> int:
+        return len(self.losses) - 1
+
+    @property
+    def status(self) -> str:
+        if self.diverged_at is not None:
+            return DIVERGED
+        return CONVERGED if self.converged_at is not None else RUNNING
+
+
+@dataclass
+class Descent:
+    surface: Surface
+    start: tuple[float, float]
+    steps: int
+    divergence_factor: float
+    tolerance: float
+    runs: list[Run]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"surface": self.surface.describe(), "start": list(self.start), "steps": self.steps,
+                "divergence_factor": self.divergence_factor, "tolerance": self.tolerance,
+                "runs": [run_dict(run, self.divergence_factor, self.tolerance) for run in self.runs]}
+
+
+# ---- Running ----------------------------------------------------------------------------------
+
+def descend(surface: Surface, start: Sequence[float], optimizers: Sequence[OptimizerSpec], steps: int, *,
+            divergence_factor: float = 1000.0, tolerance: float = 1e-6, limits: Limits = LIMITS) -> Descent:
+    start_point = _check_inputs(start, optimizers, steps, divergence_factor, tolerance, limits)
+    made = [spec.make(limits) for spec in optimizers]
+    count = len(made)
+    path = np.full((count, steps + 1, 2), np.nan)
+    losses = np.full((count, steps + 1), np.nan)
+    gradients = np.full((count, steps + 1, 2), np.nan)
+    states: list[list[dict[str, Any]]] = [[] for _ in made]
+    ends = [steps] * count
+    diverged_at: list[int | None] = [None] * count
+    reasons: list[str | None] = [None] * count
+    thetas = [np.array(start_point, dtype=np.float64) for _ in made]
+    active = list(range(count))
+    start_losses = [math.nan] * count
+    thresholds = [math.nan] * count
+    with np.errstate(all="ignore"):
+        for k in range(steps + 1):
+            if not active:
+                break
+            heads = np.array([thetas[i] for i in active])
+            loss, grad_a, grad_b = surface.loss_and_gradient(heads[:, 0], heads[:, 1])
+            rows = slice(None) if len(active) == count else active
+            path[rows, k] = heads
+            losses[rows, k] = loss
+            gradients[rows, k, 0] = grad_a
+            gradients[rows, k, 1] = grad_b
+            still = []
+            for i, value, slope_a, slope_b in zip(active, loss.tolist(), grad_a.tolist(), grad_b.tolist()):
+                optimizer = made[i]
+                states[i].append(_snapshot(optimizer))
+                if k == 0:
+                    start_losses[i] = value
+                    thresholds[i] = _threshold(value, divergence_factor)
+                reason = _stop_reason(k, value, slope_a, slope_b, thresholds[i])
+                if reason is not None:
+                    diverged_at[i], reasons[i], ends[i] = k, reason, k
+                    continue
+                if k == steps:
+                    continue
+                optimizer.begin()
+                # update_into leaves the parameter alone and writes the new one into the gradient's array
+                thetas[i] = optimizer.update_into(PARAMETER, thetas[i], np.array([slope_a, slope_b]))
+                still.append(i)
+            active = still
+    runs = []
+    for i, (spec, optimizer) in enumerate(zip(optimizers, made)):
+        end = ends[i] + 1
+        run = Run(optimizer, spec.label, path[i, :end], losses[i, :end], gradients[i, :end], states[i],
+                  start_losses[i], thresholds[i], diverged_at[i], reasons[i])
+        run.converged_at = _converged_at(run, tolerance)
+        run.reversals = _reversals(run.path)
+        runs.append(run)
+    _taylor_columns(surface, runs)
+    return Descent(surface, start_point, steps, float(divergence_factor), float(tolerance), runs)
+
+
+def _check_inputs(start: Sequence[float], optimizers: Sequence[OptimizerSpec], steps: int, divergence_factor: float,
+                  tolerance: float, limits: Limits) -> tuple[float, float]:
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueInputError("steps must be a whole number, at least 0", "steps", code="invalid_value")
+    if steps > limits.max_descent_steps:
+        raise LimitError(f"steps is {steps}; the cap is {limits.max_descent_steps} (max_descent_steps)",
+                         "max_descent_steps", limits.max_descent_steps, field="steps")
+    if not optimizers:
+        raise ValueInputError("optimizers must name at least one optimizer", "optimizers", code="invalid_value")
+    if len(optimizers) > limits.max_descent_optimizers:
+        raise LimitError(f"{len(optimizers)} optimizers; the cap is {limits.max_descent_optimizers} "
+                         "(max_descent_optimizers)", "max_descent_optimizers", limits.max_descent_optimizers,
+                         field="optimizers")
+    if len(start) != 2 or not all(_finite(x) and abs(x) <= limits.max_coordinate for x in start):
+        raise ValueInputError(f"start must be two numbers [a, b], each from -{limits.max_coordinate:g} to "
+                              f"{limits.max_coordinate:g}", "start", code="invalid_value")
+    if not (_finite(divergence_factor) and 1.0 < divergence_factor <= limits.max_divergence_factor):
+        raise ValueInputError(f"divergence_factor must be above 1 and at most {limits.max_divergence_factor:g}",
+                              "divergence_factor", code="invalid_value")
+    if not (_finite(tolerance) and 0.0 < tolerance <= 1.0):
+        raise ValueInputError("tolerance must be above 0 and at most 1", "tolerance", code="invalid_value")
+    return float(start[0]), float(start[1])
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _threshold(start_loss: float, factor: float) -> float:
+    scale = abs(start_loss) if start_loss != 0.0 else 1.0
+    return start_loss + (factor - 1.0) * scale
+
+
+def _stop_reason(k: int, loss: float, grad_a: float, grad_b: float, threshold: float) -> str | None:
+    if not math.isfinite(loss):
+        return "start_not_finite" if k == 0 else "not_finite"
+    if not (math.isfinite(grad_a) and math.isfinite(grad_b)):
+        return "gradient_not_finite"
+    if loss > threshold:
+        return "loss_grew"
+    return None
+
+
+def _snapshot(optimizer: SGD) -> dict[str, Any]:
+    """The optimizer's numbers for (a, b) now, zeros before its first update."""
+    state = optimizer.parameter_state(PARAMETER)
+    snapshot: dict[str, Any] = {}
+    for name, value in state.items():
+        if isinstance(value, int):
+            snapshot[name] = value
+        else:
+            snapshot[name] = np.zeros(2) if value is None else value
+    return snapshot
+
+
+def _converged_at(run: Run, tolerance: float) -> int | None:
+    """The first step from which the gradient norm stays at or below the tolerance to the end."""
+    if run.diverged_at is not None:
+        return None
+    with np.errstate(all="ignore"):
+        above = np.flatnonzero(~(np.hypot(run.gradients[:, 0], run.gradients[:, 1]) <= tolerance))
+    first = 0 if above.size == 0 else int(above[-1]) + 1
+    return first if first <= run.steps else None
+
+
+def _reversals(path: np.ndarray) -> float:
+    """The share of steps that turn back (by more than 90 degrees) on the step before: zigzag."""
+    with np.errstate(all="ignore"):
+        moves = np.diff(path, axis=0)
+        turns = np.einsum("ij,ij->i", moves[1:], moves[:-1])
+    moving = turns[np.isfinite(turns) & (turns != 0.0)]
+    return float(np.mean(moving < 0.0)) if moving.size else 0.0
+
+
+def _taylor_columns(surface: Surface, runs: list[Run]) -> None:
+    probes = []
+    for run in runs:
+        with np.errstate(all="ignore"):
+            probes.append(run.path - run.optimizer.learning_rate * run.gradients)
+    everything = np.concatenate(probes) if probes else np.zeros((0, 2))
+    actual_all = surface.loss(everything[:, 0], everything[:, 1])
+    offset = 0
+    for run, probe in zip(runs, probes):
+        actual = actual_all[offset:offset + len(probe)]
+        offset += len(probe)
+        with np.errstate(all="ignore"):
+            squared = np.einsum("ij,ij->i", run.gradients, run.gradients)
+            predicted = run.losses - run.optimizer.learning_rate * squared
+            moves = np.diff(run.path, axis=0)
+            following = np.append(run.losses[1:], np.nan)
+            promised = np.append(run.losses[:-1] + np.einsum("ij,ij->i", run.gradients[:-1], moves), np.nan)
+        run.taylor = {"loss": run.losses, "predicted": predicted, "actual": actual, "next": following,
+                      "next_predicted": promised}
+
+
+# ---- JSON -------------------------------------------------------------------------------------
+
+def _number(x: Any) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _numbers(array: np.ndarray) -> list[Any]:
+    if np.isfinite(array).all():
+        return array.tolist()
+    return np.where(np.isfinite(array), array, None).tolist()
+
+
+def _state_dict(snapshot: dict[str, Any]) -> dict[str, Any]:
+    return {name: value if isinstance(value, int) else _numbers(np.asarray(value)) for name, value in snapshot.items()}
+
+
+def run_dict(run: Run, divergence_factor: float, tolerance: float) -> dict[str, Any]:
+    columns = {name: _numbers(values) for name, values in run.taylor.items()}
+    taylor = [{"step": k, **{name: column[k] for name, column in columns.items()}} for k in range(run.steps + 1)]
+    return {"optimizer": {**run.optimizer.describe(), "label": run.label},
+            "path": _numbers(run.path), "losses": _numbers(run.losses), "gradients": _numbers(run.gradients),
+            "state": [_state_dict(snapshot) for snapshot in run.state], "steps": run.steps,
+            "status": run.status, "diverged_at": run.diverged_at, "reason": run.reason,
+            "converged_at": run.converged_at, "threshold": _number(run.threshold),
+            "reversals": run.reversals, "message": message(run, divergence_factor, tolerance), "taylor": taylor}
+
+
+def message(run: Run, divergence_factor: float, tolerance: float) -> dict[str, str]:
+    """One sentence on how the run went, in English and Chinese."""
+    k = run.diverged_at
+    last = run.losses[-1]
+    start = run.start_loss
+    if run.reason == "start_not_finite":
+        return {"en": "The loss is not a finite number at the start point: choose another start.",
+                "zh": "起点处的损失不是有限数：请换一个起点。"}
+    if run.reason == "not_finite":
+        return {"en": f"Diverged at step {k}: the loss is no longer a finite number (it overflowed).",
+                "zh": f"第 {k} 步发散：损失不再是有限数（溢出）。"}
+    if run.reason == "gradient_not_finite":
+        return {"en": f"Stopped at step {k}: the surface has no finite slope at this point.",
+                "zh": f"第 {k} 步停止：曲面在此点没有有限的斜率。"}
+    if run.reason == "loss_grew":
+        return {"en": f"Diverged at step {k}: the loss grew from {start:.4g} to {last:.4g}, past {run.threshold:.4g} "
+                      f"(divergence factor {divergence_factor:g}). The learning rate is too big.",
+                "zh": f"第 {k} 步发散：损失从 {start:.4g} 增长到 {last:.4g}，超过 {run.threshold:.4g}"
+                      f"（发散倍数 {divergence_factor:g}）。学习率太大。"}
+    if run.converged_at is not None:
+        return {"en": f"Converged at step {run.converged_at}: from there the gradient norm stays below "
+                      f"{tolerance:g}. The loss is {last:.6g}.",
+                "zh": f"第 {run.converged_at} 步收敛：此后梯度范数一直小于 {tolerance:g}。损失为 {last:.6g}。"}
+    norm = float(np.hypot(*run.gradients[-1]))
+    en = (f"After {run.steps} steps the loss is {last:.4g} (it started at {start:.4g}) and the gradient norm is "
+          f"{norm:.3g}: still moving.")
+    zh = f"{run.steps} 步后损失为 {last:.4g}（起点为 {start:.4g}），梯度范数为 {norm:.3g}：仍在移动。"
+    if run.reversals > 0.5:
+        en += f" It zigzags: {run.reversals:.0%} of its steps turn back on the one before."
+        zh += f"路径呈锯齿状：{run.reversals:.0%} 的步子折返。"
+    return {"en": en, "zh": zh}
