@@ -206,6 +206,14 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.reload and settings.workers > 1:
         raise UsageError(f"--reload runs a single worker, but {settings.workers} workers were asked for "
                          "(--workers or BACKPROP_WORKERS): drop one of the two")
+    if settings.redis_url:
+        # Checked here, once: a worker that cannot start is restarted or reported less plainly by uvicorn.
+        from .classroom.store import StoreUnavailable, check_redis
+
+        try:
+            check_redis(settings.redis_url, settings.redis_timeout_seconds)
+        except StoreUnavailable as exc:
+            raise UsageError(f"classroom store: {exc}") from None
     import uvicorn
 
     uvicorn.run("app.main:app", host=settings.host, port=settings.port, reload=args.reload,

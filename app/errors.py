@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,10 +13,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from engine.errors import EngineError
 from engine.limits import LIMITS
 
+from .schemas import CAPS
+
 log = logging.getLogger("backprop_explorer")
 
 _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
                415: "unsupported_media_type", 429: "rate_limited"}
+
+
+class ApiError(Exception):
+    """A refusal a route decides on itself (403, 404, 409, 429 ...), answered with the envelope."""
+
+    def __init__(self, status: int, code: str, message: str, where: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.where, self.headers = status, code, message, where, headers
 
 
 def envelope(status: int, code: str, message: str, where: dict[str, Any] | None = None,
@@ -52,11 +64,13 @@ def _from_union(error: dict[str, Any]) -> bool:
 _MOST_TELLING = ("finite_number", "less_than_equal", "greater_than_equal", "too_long", "too_short")
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: dict[str, Any], path: str = "") -> str:
     kind = error.get("type", "")
     if kind == "json_invalid":
         return "the request body is not valid JSON"
     if kind == "model_attributes_type" or (kind == "missing" and tuple(error.get("loc", ())) == ("body",)):
+        if not path.startswith("/api/v1/trace"):
+            return "the request body must be a JSON object; /docs shows an example for every route"
         return 'the request body must be a JSON object such as {"source": "x * y", "values": {"x": 2, "y": 3}}'
     if kind == "extra_forbidden":
         return "this field is not part of the request; check its spelling"
@@ -70,6 +84,29 @@ def _describe(error: dict[str, Any]) -> str:
     return str(error.get("msg", "is not valid")).rstrip(".")
 
 
+# Errors over an upper bound; on a field capped by engine.limits the message and `where` name the cap.
+_OVER_A_CAP = ("less_than_equal", "less_than", "too_long", "string_too_long")
+# Lists of the user's own points: an error inside one names its row and column, counted from 1 as in a file.
+_ROW_LISTS = ("custom",)
+
+
+def _cap_of(error: dict[str, Any]) -> str | None:
+    location = tuple(error.get("loc", ()))
+    if error.get("type") in _OVER_A_CAP and location and isinstance(location[-1], str):
+        return CAPS.get(location[-1])
+    return None
+
+
+def _row_and_column(location: tuple[Any, ...]) -> dict[str, int]:
+    for at, part in enumerate(location[:-1]):
+        if part in _ROW_LISTS and isinstance(location[at + 1], int):
+            place = {"row": location[at + 1] + 1}
+            if at + 2 < len(location) and isinstance(location[at + 2], int):
+                place["column"] = location[at + 2] + 1
+            return place
+    return {}
+
+
 def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     first = errors[0] if errors else {}
@@ -79,15 +116,36 @@ def _validation_error(request: Request, exc: RequestValidationError) -> JSONResp
     about_field = [e for e in errors if _field_path(tuple(e.get("loc", ()))) == field]
     chosen = min(about_field, key=lambda e: _MOST_TELLING.index(e["type"]) if e.get("type") in _MOST_TELLING
                  else len(_MOST_TELLING), default=first)
-    message = f"{field}: {_describe(chosen)}" if field else _describe(chosen)
+    message = f"{field}: {_describe(chosen)}" if field else _describe(chosen, request.url.path)
+    where: dict[str, Any] = {"field": field} if field else {}
+    where.update(_row_and_column(tuple(chosen.get("loc", ()))))
+    cap = _cap_of(chosen)
+    if cap is not None:
+        message += f" ({cap})"
+        where["limit"] = cap
     others = {_field_path(tuple(e.get("loc", ()))) for e in errors} - {field}
     if others:
         message += f" (and {len(others)} more field{'s' if len(others) > 1 else ''} to fix)"
-    return envelope(422, "invalid_request", message, {"field": field} if field else {})
+    return envelope(422, "invalid_request", message, where)
 
 
 def _engine_error(request: Request, exc: EngineError) -> JSONResponse:
-    return envelope(422, exc.code, exc.message, exc.where)
+    where = dict(exc.where)
+    if isinstance(exc.details.get("limit"), str):  # a cap of engine.limits (LimitError, DataError over a cap)
+        where["limit"] = exc.details["limit"]
+    return envelope(422, exc.code, exc.message, where)
+
+
+@contextmanager
+def fields_renamed(rename: Callable[[str], str]) -> Iterator[None]:
+    """The engine names its own arguments (sizes, activations, ...); a route renames them to its request's fields."""
+    try:
+        yield
+    except EngineError as error:
+        field = getattr(error, "field", None)
+        if isinstance(field, str):
+            error.field = rename(field)  # type: ignore[attr-defined]
+        raise
 
 
 def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -98,6 +156,10 @@ def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     return envelope(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 
+def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    return envelope(exc.status, exc.code, exc.message, exc.where, exc.headers)
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return envelope(500, "internal_error", "something went wrong on the server; the request was not processed")
@@ -106,5 +168,6 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(EngineError, _engine_error)
+    app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

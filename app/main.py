@@ -12,6 +12,9 @@ from . import __version__, errors
 from .body_limit import BodyLimit
 from .paths import STATIC_DIR
 from .routes import meta, pages, trace
+from .routes import data, network
+from .routes import descent
+from .routes import classroom
 
 API_PREFIX = "/api/v1"
 
@@ -32,6 +35,11 @@ def create_app() -> FastAPI:
     errors.install(app)
     app.include_router(trace.router, prefix=API_PREFIX)
     app.include_router(meta.router, prefix=API_PREFIX)
+    app.include_router(data.router, prefix=API_PREFIX)
+    app.include_router(network.router, prefix=API_PREFIX)
+    app.include_router(descent.router, prefix=API_PREFIX)
+    app.include_router(classroom.router, prefix=API_PREFIX)  # rooms; its lifespan opens the store
+    app.include_router(classroom.join_router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodyLimit, max_bytes=LIMITS.max_body_bytes)

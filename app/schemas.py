@@ -3,9 +3,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError
 
+from engine.data import GENERATORS
 from engine.limits import LIMITS
+from engine.nn import LOSSES
+from engine.optim import OPTIMIZERS
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", min_length=1, max_length=LIMITS.max_name_chars)]
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-LIMITS.max_abs_value, le=LIMITS.max_abs_value)]
@@ -34,6 +40,199 @@ class StateRequest(TraceRequest):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{**WORKED_EXAMPLE, "step": 6}]})
 
     step: Annotated[int, Field(strict=True, ge=0, le=LIMITS.max_steps, description="0-based step index.")]
+
+
+# ---- Networks (app.routes.network, app.routes.data) --------------------------------------------
+# A field capped by engine.limits names its cap in OpenAPI as "x-limit"; a 422 over the cap names it too.
+
+def _at_most(limit: str, **constraints: Any) -> Any:
+    return Field(le=getattr(LIMITS, limit), json_schema_extra={"x-limit": limit}, **constraints)
+
+
+def _longest(limit: str, **constraints: Any) -> Any:
+    return Field(max_length=getattr(LIMITS, limit), json_schema_extra={"x-limit": limit}, **constraints)
+
+
+Activation = Literal["tanh", "relu", "sigmoid", "linear", "softmax"]
+Loss = Literal[tuple(LOSSES)]  # type: ignore[valid-type]
+Task = Literal["classification", "regression"]
+DatasetName = Literal[tuple(GENERATORS)]  # type: ignore[valid-type]
+OptimizerName = Literal[tuple(OPTIMIZERS)]  # type: ignore[valid-type]
+Fraction = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, lt=1.0)]
+ParamName = Annotated[str, Field(pattern=r"^[Wb][1-9][0-9]?$", max_length=3, description="W1, b1, W2, b2, ...")]
+ParamRow = Annotated[list[Number], Field(min_length=1, max_length=max(LIMITS.max_units, LIMITS.max_features))]
+ParamMatrix = Annotated[list[ParamRow], Field(min_length=1, max_length=LIMITS.max_units,
+                                              description="Rows of the matrix; a bias b[l] is a column, [[0.1], [0]].")]
+ParamSet = Annotated[dict[ParamName, ParamMatrix], Field(max_length=2 * LIMITS.max_layers)]
+PointRow = Annotated[list[Number], Field(min_length=2, max_length=LIMITS.max_features + 1,
+                                         description="x1, x2, ..., label (or x, y for a regression)")]
+MAX_STEP_COUNT = 2**31 - 1  # Adam's t: any count of steps a client can have taken
+
+
+class LayerSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    units: Annotated[int, _at_most("max_units", strict=True, ge=1)]
+    activation: Annotated[Activation | None, Field(
+        description="Hidden layers: tanh (default), relu, sigmoid or linear. The output layer's follows from the "
+                    "loss when absent: sigmoid for bce, softmax for cross_entropy, linear for mse.")] = None
+
+
+class DataSpec(BaseModel):
+    """A toy data set made from a seed, or the user's own points; `seed` also seeds the train/test split."""
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"dataset": "moons", "points": 200, "noise": 0.1, "seed": 0}, {"custom": [[0.5, 1.2, 0], [-0.3, 0.8, 1]]}]})
+
+    dataset: DatasetName | None = None
+    points: Annotated[int, _at_most("max_points", strict=True, ge=2)] = 200
+    noise: Annotated[float | None, _at_most("max_noise", strict=True, allow_inf_nan=False, ge=0.0,
+                                            description="Absent: the data set's own default.")] = None
+    classes: Annotated[int | None, _at_most("max_classes", strict=True, ge=2,
+                                            description="spiral and blobs only")] = None
+    seed: Annotated[int, _at_most("max_seed", strict=True, ge=0)] = 0
+    custom: Annotated[list[PointRow] | None, _longest("max_points", min_length=2)] = None
+    kind: Annotated[Task | None, Field(description="What custom points are; absent: regression for the mse "
+                                                   "loss, else classification.")] = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "DataSpec":
+        if (self.dataset is None) == (self.custom is None):
+            raise PydanticCustomError("data_source", "give either dataset (a toy set such as moons) or custom (your "
+                                                     "own points), not both and not neither")
+        if self.custom is not None and self.model_fields_set & {"points", "noise", "classes"}:
+            raise PydanticCustomError("data_source", "points, noise and classes describe a toy data set; custom "
+                                                     "points bring their own")
+        return self
+
+
+class OptimizerSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: OptimizerName = "adam"
+    learning_rate: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=LIMITS.min_learning_rate,
+                                          le=LIMITS.max_learning_rate)] = 0.01
+    beta: Annotated[Fraction, Field(description="momentum's (and nesterov's) decay of the velocity")] = 0.9
+    beta1: Annotated[Fraction, Field(description="Adam's decay of m")] = 0.9
+    beta2: Annotated[Fraction, Field(description="Adam's decay of v")] = 0.999
+    eps: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0, le=1.0)] = 1e-8
+
+
+class OptimizerState(BaseModel):
+    """An optimizer's own numbers, as an answer's optimizer_state gives them, to go on where a run stopped."""
+    model_config = ConfigDict(extra="forbid")
+
+    t: Annotated[int | None, Field(strict=True, ge=0, le=MAX_STEP_COUNT, description="Adam's step count")] = None
+    velocity: Annotated[ParamSet | None, Field(description="momentum and nesterov")] = None
+    m: Annotated[ParamSet | None, Field(description="Adam's first moments")] = None
+    v: Annotated[ParamSet | None, Field(description="Adam's second moments")] = None
+    mean_square: Annotated[ParamSet | None, Field(description="RMSProp's running mean of g^2")] = None
+
+
+NETWORK_EXAMPLE = {"layers": [{"units": 8, "activation": "tanh"}, {"units": 1, "activation": "sigmoid"}],
+                   "loss": "bce", "data": {"dataset": "xor", "points": 200, "seed": 0},
+                   "optimizer": {"name": "adam", "learning_rate": 0.05}, "seed": 0}
+
+
+class NetworkRequest(BaseModel):
+    """The shared part of every network request: architecture, data, optimizer, seeds."""
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [NETWORK_EXAMPLE]})
+
+    layers: Annotated[list[LayerSpec], _longest("max_layers", min_length=1, description=(
+        "The hidden layers, then the output layer (the input size comes from the data)."))]
+    loss: Annotated[Loss, Field(description="bce (two classes, one sigmoid unit), cross_entropy (one softmax "
+                                            "unit per class) or mse (regression)")]
+    data: DataSpec
+    test_fraction: Annotated[float, _at_most("max_test_fraction", strict=True, allow_inf_nan=False, ge=0.0)] = 0.2
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    batch_size: Annotated[int | None, _at_most("max_points", strict=True, ge=1,
+                                               description="Absent: the full batch.")] = None
+    seed: Annotated[int, _at_most("max_seed", strict=True, ge=0, description="The initial weights' seed.")] = 0
+    l2: Annotated[float, _at_most("max_l2", strict=True, allow_inf_nan=False, ge=0.0)] = 0.0
+    params: Annotated[ParamSet | None, Field(description="Start from these parameters (an answer's params or "
+                                                         "params_after); absent: seeded initialisation.")] = None
+    optimizer_state: Annotated[OptimizerState | None, Field(description="Go on with this optimizer state (an "
+                                                                        "answer's optimizer_state).")] = None
+
+
+class IterationRequest(NetworkRequest):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{**NETWORK_EXAMPLE, "view": "layer"}]})
+
+    view: Annotated[Literal["layer", "neuron"], Field(description="layer: one node per tensor; neuron: one per "
+                                                                  "weight, z and a (small nets)")] = "layer"
+    encoding: Annotated[Literal["list", "compact"], Field(description="compact: large tensors as base64 float64 "
+                                                                      "and references")] = "list"
+
+
+class TrainRequest(NetworkRequest):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{**NETWORK_EXAMPLE, "iterations": 300}]})
+
+    iterations: Annotated[int, _at_most("max_iterations", strict=True, ge=1)] = 500
+    grid: Annotated[int, _at_most("max_grid", strict=True, ge=2, description="Points per side of the decision-"
+                                                                             "boundary grid.")] = 50
+    eval_every: Annotated[int | None, _at_most("max_iterations", strict=True, ge=1, description=(
+        "Iterations between loss and accuracy records; absent: about 200 records."))] = None
+    divergence_factor: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=1.0, le=1e300, description=(
+        "Stop as diverged when the loss exceeds this many times its first value; 1e300 lets a run go on until a "
+        "number overflows, and the answer then names the first layer and node that did."))] = 100.0
+
+
+def _name_alone(entry: Any) -> Any:
+    return {"name": entry} if isinstance(entry, str) else entry
+
+
+class CompareRequest(TrainRequest):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {**NETWORK_EXAMPLE, "iterations": 300, "optimizers": ["sgd", "momentum", "adam"]}]})
+
+    optimizers: Annotated[list[Annotated[OptimizerSpec, BeforeValidator(_name_alone)]], Field(
+        min_length=1, max_length=len(OPTIMIZERS),
+        description="A name, or an optimizer object whose absent fields are taken from `optimizer`.")] = Field(
+        default_factory=lambda: [OptimizerSpec(name=name) for name in ("sgd", "momentum", "adam")])
+
+
+class DataParseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"text": "x1,x2,label\n0.5,1.2,0\n-0.3,0.8,1", "kind": "classification"}]})
+
+    text: Annotated[str, _longest("max_upload_chars", min_length=1, description=(
+        "CSV (x1,x2,label per line; a header line is allowed) or JSON ([[x1, x2, label], ...] or objects)."))]
+    kind: Task = "classification"
+    format: Annotated[Literal["csv", "json"] | None, Field(description="Absent: JSON when the text starts with "
+                                                                       "[ or {, else CSV.")] = None
+
+
+class DataPointsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"data": {"dataset": "moons"}}]})
+
+    data: DataSpec
+    test_fraction: Annotated[float, _at_most("max_test_fraction", strict=True, allow_inf_nan=False, ge=0.0)] = 0.2
+
+
+class PointsQuery(BaseModel):
+    """GET /data/points?dataset=moons&points=200&noise=0.1&seed=0: numbers come as text, so not strict here."""
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: DatasetName
+    points: Annotated[int, _at_most("max_points", ge=2)] = 200
+    noise: Annotated[float | None, _at_most("max_noise", allow_inf_nan=False, ge=0.0)] = None
+    classes: Annotated[int | None, _at_most("max_classes", ge=2)] = None
+    seed: Annotated[int, _at_most("max_seed", ge=0)] = 0
+    test_fraction: Annotated[float, _at_most("max_test_fraction", allow_inf_nan=False, ge=0.0)] = 0.2
+
+
+def _caps(*models: type[BaseModel]) -> dict[str, str]:
+    """Field name -> the cap of engine.limits that bounds it, for error messages."""
+    caps: dict[str, str] = {}
+    for model in models:
+        for name, info in model.model_fields.items():
+            extra = info.json_schema_extra
+            limit = extra.get("x-limit") if isinstance(extra, dict) else None
+            if limit is not None and caps.setdefault(name, str(limit)) != limit:
+                raise RuntimeError(f"the field name {name} is capped by two limits; rename one")
+    return caps
+
+
+CAPS = _caps(LayerSpec, DataSpec, NetworkRequest, TrainRequest, DataParseRequest, DataPointsRequest, PointsQuery)
 
 
 # ---- Responses (documentation of the contract; routes answer with ready JSON) -----------------
@@ -99,3 +298,200 @@ class ErrorBody(BaseModel):
 
 class ErrorEnvelope(BaseModel):
     error: ErrorBody
+
+
+# ---- Classroom rooms (app.classroom, app.routes.classroom) ------------------------------------
+
+NodeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]+$", min_length=1, max_length=LIMITS.max_name_chars)]
+QuizId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+StudentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$",
+                                 description="Any stable random id the student's browser keeps (8-64 of A-Z a-z 0-9 _ -).")]
+
+
+def _json_depth(value: Any) -> int:
+    deepest, todo = 0, [(value, 1)]
+    while todo:  # no recursion: the depth is what is being measured
+        item, depth = todo.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            todo.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            todo.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+class RoomState(BaseModel):
+    """What the teacher's page shows; every student's page follows it."""
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "page": "explorer", "url": "/?src=q%20%3D%20x%20%2B%20y%0Af%20%3D%20q%20*%20z&step=6",
+        "state": {"source": "q = x + y\nf = q * z", "values": {"x": -2, "y": 5, "z": -4}, "step": 6,
+                  "panels": ["descent"]}}]})
+
+    page: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$", description="explorer, network, descent ...")]
+    url: Annotated[str | None, Field(max_length=LIMITS.max_room_url_chars, pattern=r"^/(?:[^/\\\s][^\\\s]*)?$",
+                                     description="The page's own address, path and query (starts with one '/').")] = None
+    state: Annotated[dict[str, Any], Field(description="The page's view state: program, values, step, panels ...")] = {}
+
+    @field_validator("state")
+    @classmethod
+    def _bounded(cls, state: dict[str, Any]) -> dict[str, Any]:
+        if _json_depth(state) > LIMITS.max_room_state_depth:
+            raise ValueError(f"nests deeper than {LIMITS.max_room_state_depth} levels (max_room_state_depth)")
+        if len(orjson.dumps(state)) > LIMITS.max_room_state_bytes:  # the size stored and sent
+            raise ValueError(f"is larger than {LIMITS.max_room_state_bytes} bytes as JSON (max_room_state_bytes)")
+        return state
+
+
+class QuizOpen(BaseModel):
+    """Predict the gradient: the teacher asks for one node's gradient."""
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"node": "n2", "label": "q", "step": 7, **WORKED_EXAMPLE}]})
+
+    node: NodeId
+    label: Annotated[str | None, Field(max_length=LIMITS.max_name_chars)] = None
+    step: Annotated[int | None, Field(strict=True, ge=0, le=LIMITS.max_steps)] = None
+    prompt: Annotated[str | None, Field(max_length=LIMITS.max_quiz_prompt_chars)] = None
+    answer: Annotated[Number | None, Field(description="The right gradient; else computed from source and values, "
+                                                       "or given at reveal.")] = None
+    source: Annotated[str | None, Field(min_length=1, max_length=LIMITS.max_source_chars)] = None
+    values: Annotated[dict[Name, Value], Field(max_length=LIMITS.max_inputs)] = {}
+    tolerance: Annotated[float, Field(strict=True, ge=0, le=1, description="Relative: right when |answer - "
+                                      "right| <= max(tolerance * |right|, 0.001).")] = 0.01
+
+
+class AnswerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"quiz": "q1a2b3c4", "value": -4, "student": "s-3f9a1c7e"}]})
+
+    quiz: QuizId
+    value: Number
+    student: StudentId | None = None
+
+
+class RevealIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    answer: Number | None = None
+
+
+# ---- The gradient-descent lab (engine.landscape, engine.descent, app.routes.descent) ----------
+
+def _over_cap(value: Any, cap: int, limit: str) -> Any:
+    """A count over its cap is refused before anything else is read, with a message naming the cap."""
+    size = len(value) if isinstance(value, list) else value
+    if isinstance(size, (int, float)) and not isinstance(size, bool) and size > cap:
+        shown = f"{len(value)} items" if isinstance(value, list) else (f"{value}" if isinstance(value, int) else
+                                                                        f"{value:g}")
+        raise PydanticCustomError("limit_exceeded", f"{shown} is over the cap of {cap} ({limit})")
+    return value
+
+
+SurfaceId = Literal["quadratic", "rosenbrock", "himmelblau", "saddle", "logistic", "custom"]
+OptimizerName = Literal["sgd", "momentum", "nesterov", "rmsprop", "adam"]
+Coordinate = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-LIMITS.max_coordinate,
+                                    le=LIMITS.max_coordinate)]
+PointAB = Annotated[tuple[Coordinate, Coordinate], Field(description="[a, b]")]
+Interval = Annotated[tuple[Coordinate, Coordinate], Field(description="[low, high]")]
+LearningRate = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=LIMITS.min_learning_rate,
+                                      le=LIMITS.max_learning_rate)]
+Decay = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, lt=1.0)]
+
+
+class SurfaceSpec(BaseModel):
+    """Which surface, with its settings; a setting another surface uses is accepted and ignored."""
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"surface": "quadratic",
+                                                                               "condition": 10}]})
+
+    surface: SurfaceId
+    condition: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=LIMITS.min_condition,
+                                      le=LIMITS.max_condition, description="quadratic: lambda_max / lambda_min")] = 10.0
+    angle: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-90.0, le=90.0,
+                                  description="quadratic: the turn of the axes, in degrees")] = 0.0
+    source: Annotated[str | None, Field(min_length=1, max_length=LIMITS.max_source_chars,
+                                        description="custom: a program whose inputs are a and b")] = None
+    data_seed: Annotated[int, Field(strict=True, ge=0, le=LIMITS.max_seed,
+                                    description="logistic: the seed of the toy data set")] = 0
+
+
+class SurfaceGridRequest(SurfaceSpec):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"surface": "rosenbrock", "grid": 60, "point": [-1.2, 1.0]}]})
+
+    grid: Annotated[int, Field(strict=True, ge=2, json_schema_extra={"maximum": LIMITS.max_surface_grid},
+                               description="points per side")] = 60
+    box: Annotated[tuple[Interval, Interval] | None, Field(description="[[a_min, a_max], [b_min, b_max]]; "
+                                                                       "the surface's own box when left out")] = None
+    point: Annotated[PointAB | None, Field(description="also answer the loss, gradient and curvature here")] = None
+
+    @field_validator("grid", mode="before")
+    @classmethod
+    def _grid_cap(cls, value: Any) -> Any:
+        return _over_cap(value, LIMITS.max_surface_grid, "max_surface_grid")
+
+
+class DescentOptimizer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: OptimizerName
+    learning_rate: Annotated[LearningRate | None, Field(description="the surface's suggested rate when left out")] = None
+    beta: Annotated[Decay, Field(description="momentum, nesterov")] = 0.9
+    beta1: Annotated[Decay, Field(description="adam")] = 0.9
+    beta2: Annotated[Decay, Field(description="adam")] = 0.999
+    rho: Annotated[Decay, Field(description="rmsprop")] = 0.9
+    eps: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0, le=1.0, description="adam, rmsprop")] = 1e-8
+    label: Annotated[str | None, Field(max_length=LIMITS.max_name_chars, description="echoed back")] = None
+
+
+class DescentRunRequest(SurfaceSpec):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"surface": "quadratic", "condition": 10, "start": [-2.5, 1.0], "steps": 100,
+         "optimizers": [{"name": "sgd", "learning_rate": 0.15}, {"name": "momentum", "learning_rate": 0.05}]}]})
+
+    start: Annotated[PointAB | None, Field(description="the surface's own start when left out")] = None
+    steps: Annotated[int, Field(strict=True, ge=0, json_schema_extra={"maximum": LIMITS.max_descent_steps})] = 100
+    divergence_factor: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=1.0,
+                                              le=LIMITS.max_divergence_factor)] = 1000.0
+    tolerance: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0, le=1.0,
+                                      description="converged once the gradient norm stays below this")] = 1e-6
+    optimizers: Annotated[list[DescentOptimizer], Field(min_length=1, json_schema_extra={
+        "maxItems": LIMITS.max_descent_optimizers})]
+
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _steps_cap(cls, value: Any) -> Any:
+        return _over_cap(value, LIMITS.max_descent_steps, "max_descent_steps")
+
+    @field_validator("optimizers", mode="before")
+    @classmethod
+    def _optimizers_cap(cls, value: Any) -> Any:
+        return _over_cap(value, LIMITS.max_descent_optimizers, "max_descent_optimizers")
+
+
+class TaylorRequest(SurfaceSpec):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"surface": "quadratic", "point": [-2.5, 1.0], "etas": [0.01, 0.05, 0.1, 0.2, 0.25]}]})
+
+    point: Annotated[PointAB | None, Field(description="the surface's own start when left out")] = None
+    etas: Annotated[list[LearningRate] | None, Field(min_length=1, json_schema_extra={"maxItems": LIMITS.max_etas},
+                                                     description="30 rates up to 3 x 2 / lambda_max when left out")] = None
+
+    @field_validator("etas", mode="before")
+    @classmethod
+    def _etas_cap(cls, value: Any) -> Any:
+        return _over_cap(value, LIMITS.max_etas, "max_etas")
+
+
+class LineRequest(SurfaceSpec):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"surface": "quadratic", "point": [-2.5, 1.0], "parameter": 0, "span": 2.0, "points": 101}]})
+
+    point: Annotated[PointAB | None, Field(description="the surface's own start when left out")] = None
+    parameter: Annotated[Literal[0, 1], Field(description="0 moves a, 1 moves b")] = 0
+    span: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0, le=LIMITS.max_coordinate,
+                                 description="the view runs from point - span to point + span")] = 2.0
+    points: Annotated[int, Field(strict=True, ge=2, json_schema_extra={"maximum": LIMITS.max_line_points})] = 101
+
+    @field_validator("points", mode="before")
+    @classmethod
+    def _points_cap(cls, value: Any) -> Any:
+        return _over_cap(value, LIMITS.max_line_points, "max_line_points")

@@ -18,6 +18,23 @@ class Settings(BaseSettings):
     inline_source_chars: int = Field(default=2_000, ge=0)
     parse_cache: bool = True
 
+    # Network training (app.routes.network): a run ends after its iterations or after max_run_seconds,
+    # whichever comes first; a stream sends a progress event after each stream_event_seconds of training.
+    max_run_seconds: float = Field(default=60.0, gt=0, le=3_600)
+    stream_event_seconds: float = Field(default=0.05, gt=0, le=1)
+    stream_boundary_seconds: float = Field(default=0.25, gt=0, le=10)  # boundary (and small nets' params) this often
+    stream_params_max: int = Field(default=5_000, ge=0)  # nets of at most this many parameters stream them
+    max_active_runs: int = Field(default=32, ge=1, le=10_000)  # streamed runs at once in one process
+
+    # Classroom rooms: in this process's memory unless a Redis URL is given (several workers or machines).
+    redis_url: str | None = Field(default=None, description="redis://host:port/db; empty keeps rooms in memory")
+    redis_timeout_seconds: float = Field(default=2.0, gt=0, le=60)  # connecting and each command
+    public_url: str | None = None  # what join links start with, e.g. http://192.168.1.20:8000; else the request's
+    max_rooms: int = Field(default=500, ge=1, le=100_000)
+    room_idle_seconds: int = Field(default=7_200, ge=1)  # a room the teacher leaves alone this long is gone
+    room_event_history: int = Field(default=256, ge=8, le=100_000)  # events kept for reconnecting students
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+
 
 @lru_cache
 def get_settings() -> Settings:

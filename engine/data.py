@@ -175,8 +175,9 @@ def make_dataset(name: str, points: int = 200, *, noise: float | None = None, cl
     _check_whole("points", points, 2, limits.max_points, "max_points")
     _check_whole("seed", seed, 0, limits.max_seed, "max_seed")
     noise = generator.noise if noise is None else noise
-    if not (isinstance(noise, (int, float)) and not isinstance(noise, bool) and 0.0 <= noise <= 1.0):
-        raise ValueInputError("noise must be a number from 0 to 1", "noise", code="invalid_value")
+    if not (isinstance(noise, (int, float)) and not isinstance(noise, bool) and 0.0 <= noise <= limits.max_noise):
+        raise ValueInputError(f"noise must be a number from 0 to {limits.max_noise:g} (max_noise)", "noise",
+                              code="invalid_value")
     if classes is None:
         classes = generator.classes
     elif not generator.choose_classes and classes != generator.classes:
@@ -350,10 +351,12 @@ def _assemble(numbered: list[tuple[int, list[float]]], task: str, limits: Limits
 
 # ---- Train and test ---------------------------------------------------------------------------
 
-def split(dataset: Dataset, test_fraction: float = 0.2, seed: int = 0) -> tuple[Dataset, Dataset | None]:
+def split(dataset: Dataset, test_fraction: float = 0.2, seed: int = 0,
+          limits: Limits = LIMITS) -> tuple[Dataset, Dataset | None]:
     """A seeded shuffle, then the last `test_fraction` of the points held out (None when nothing is held out)."""
-    if not (isinstance(test_fraction, (int, float)) and 0.0 <= test_fraction <= 0.5):
-        raise ValueInputError("test_fraction must be a number from 0 to 0.5", "test_fraction", code="invalid_value")
+    if not (isinstance(test_fraction, (int, float)) and 0.0 <= test_fraction <= limits.max_test_fraction):
+        raise ValueInputError(f"test_fraction must be a number from 0 to {limits.max_test_fraction:g} "
+                              "(max_test_fraction)", "test_fraction", code="invalid_value")
     order = np.random.default_rng(seed).permutation(dataset.size)
     held_out = int(round(dataset.size * test_fraction))
     if held_out == 0:

@@ -38,6 +38,31 @@ class Limits:
     max_neuron_parameters: int = 64  # nets this small can be shown neuron by neuron ...
     max_neuron_nodes: int = 20_000  # ... as a scalar graph of at most this many nodes
     max_seed: int = 2**32 - 1
+    max_l2: float = 100.0  # the L2 coefficient lambda
+    max_test_fraction: float = 0.5  # share of a data set held out for testing
+    max_noise: float = 1.0  # noise of a toy data set (its points spread about 1)
+    # The gradient-descent lab (engine.landscape, engine.descent): two-parameter surfaces.
+    max_descent_steps: int = 2_000  # steps of one run, for every optimizer in it
+    max_descent_optimizers: int = 8  # runs side by side from one start
+    max_surface_grid: int = 200  # points per side of a contour grid
+    max_etas: int = 60  # learning rates in one Taylor comparison
+    max_line_points: int = 1_001  # points of the one-parameter view
+    max_coordinate: float = 1e3  # |a|, |b| of a start, a point or a box edge
+    min_box_width: float = 1e-6  # the smallest side of a box
+    min_condition: float = 1.0  # the quadratic bowl's condition number lambda_max / lambda_min
+    max_condition: float = 1e4
+    max_divergence_factor: float = 1e12  # a run diverges when its loss exceeds its start by this factor
+    max_surface_nodes: int = 200  # nodes of a typed f(a, b): it is evaluated at every grid point and step
+    # Classroom rooms (app.classroom). How many rooms one server holds and how long an idle room lives
+    # are server settings (BACKPROP_MAX_ROOMS, BACKPROP_ROOM_IDLE_SECONDS); these are what a page shows.
+    max_students_per_room: int = 300  # students following one room at once
+    max_room_state_bytes: int = 32_768  # the teacher's page state, as JSON
+    max_room_state_depth: int = 16  # nesting of that JSON
+    max_room_url_chars: int = 8_192  # the teacher's page address (path and query)
+    max_quiz_prompt_chars: int = 300
+    max_answers_per_window: int = 5  # answers one student may send ...
+    answer_window_seconds: int = 10  # ... in this many seconds
+    max_room_updates_per_second: int = 20  # the teacher's changes; a page sends at most ~10 a second
 
     def as_dict(self) -> dict[str, int | float]:
         return asdict(self)

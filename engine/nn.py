@@ -140,8 +140,8 @@ def mlp_spec(sizes: Sequence[int], activations: Sequence[str] = (), loss: str = 
     if not expected and activations[-1] not in ACTIVATIONS:
         raise ValueInputError(f"activation {activations[-1]!r} must be one of {', '.join(ACTIVATIONS)}",
                               f"activations.{layers - 1}", code="invalid_value")
-    if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not 0.0 <= l2 <= 100.0:
-        raise ValueInputError("l2 must be a number from 0 to 100", "l2", code="invalid_value")
+    if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not 0.0 <= l2 <= limits.max_l2:
+        raise ValueInputError(f"l2 must be a number from 0 to {limits.max_l2:g} (max_l2)", "l2", code="invalid_value")
     spec = MLPSpec(tuple(int(n) for n in sizes), tuple(activations), loss, float(l2))
     if spec.parameter_count > limits.max_parameters:
         raise LimitError(f"the network has {spec.parameter_count} parameters; the cap is {limits.max_parameters} "

@@ -19,6 +19,13 @@ LANGUAGE = {
     "numbers": "decimal or scientific: 3, 0.5, .5, 1e-3",
     "comments": "from '#' to the end of the line",
     "power": "'**' or '^', right-associative; -x**2 is -(x**2)",
+    "tensors": ("a value may be a number, a list (vector) or a list of equal-length lists (matrix, one inner list "
+                "per row); + - * / work element by element and broadcast as in NumPy (a 2×1 column b is added to "
+                "every column of a 2×m matrix); W @ A is the matrix product, (n×k) @ (k×m) is (n×m); sum(x) and "
+                "mean(x) reduce everything, sum(x, 0) (or axis=0) down each column and sum(x, 1) along each row, "
+                "keeping the summed axis with size 1; transpose(x) swaps rows and columns; in the network lessons "
+                "samples are COLUMNS: X is (features × m), Z = W @ X + b, and softmax and the losses work down "
+                "axis 0"),
 }
 
 

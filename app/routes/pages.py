@@ -15,3 +15,13 @@ templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 @router.get("/", response_class=HTMLResponse)
 async def explorer(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "explorer.html", {"version": __version__})
+
+
+@router.get("/network", response_class=HTMLResponse)
+async def network(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "network.html", {"version": __version__})
+
+
+@router.get("/descent", response_class=HTMLResponse)
+async def descent(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "descent.html", {"version": __version__})

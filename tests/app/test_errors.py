@@ -246,7 +246,7 @@ def test_a_value_that_is_not_a_number_vector_or_matrix_is_refused(client, value,
 def test_a_tensor_over_the_element_cap_is_refused(client):
     side = int(LIMITS.max_tensor_elements ** 0.5) + 1
     error = assert_envelope(client.post(TRACE, json={"source": "x", "values": {"x": [[1] * side] * side}}), 422)
-    assert error["where"] == {"field": "values.x"}
+    assert error["where"] == {"field": "values.x", "limit": "max_tensor_elements"}
     assert "max_tensor_elements" in error["message"]
 
 
@@ -408,7 +408,7 @@ def test_gradcheck_over_the_work_cap_is_refused(client):
     source = "x" + " + 1" * 2499
     values = {"x": [[1.0] * 100] * 100}
     error = assert_envelope(client.post(TRACE, json={"source": source, "values": values, "gradcheck": True}), 422)
-    assert error["where"] == {"field": "gradcheck"}
+    assert error["where"] == {"field": "gradcheck", "limit": "max_gradcheck_work"}
     assert "max_gradcheck_work" in error["message"]
 
 

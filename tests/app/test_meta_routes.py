@@ -117,7 +117,8 @@ def _unbounded(schema: dict[str, Any], spec: dict[str, Any], where: str) -> list
     if kind == "string":
         return [] if "maxLength" in schema or "enum" in schema or "const" in schema else [f"{where}: maxLength"]
     if kind in ("number", "integer"):
-        return [f"{where}: {key}" for key in ("maximum", "minimum") if key not in schema]
+        return [f"{where}: {key}" for key in ("maximum", "minimum")
+                if key not in schema and f"exclusive{key.title()}" not in schema]
     if kind == "array":
         problems = [] if "maxItems" in schema else [f"{where}: maxItems"]
         return problems + _unbounded(schema.get("items", {}), spec, f"{where}[]")
@@ -145,7 +146,10 @@ def _unbounded(schema: dict[str, Any], spec: dict[str, Any], where: str) -> list
     return [f"{where}: no type"]
 
 
-@pytest.mark.parametrize("model", ["TraceRequest", "StateRequest"])
+NETWORK_MODELS = ["IterationRequest", "TrainRequest", "CompareRequest", "DataParseRequest", "DataPointsRequest"]
+
+
+@pytest.mark.parametrize("model", ["TraceRequest", "StateRequest", *NETWORK_MODELS])
 def test_every_request_field_is_bounded_in_the_openapi_schema(client, model):
     spec = get(client, "/openapi.json")
     schema = spec["components"]["schemas"][model]
@@ -164,3 +168,58 @@ def test_request_bounds_in_the_schema_are_the_engine_limits(client):
     rate = next(member for member in fields["learning_rate"]["anyOf"] if member.get("type") == "number")
     assert (rate["minimum"], rate["maximum"]) == (LIMITS.min_learning_rate, LIMITS.max_learning_rate)
     assert fields["step"]["maximum"] == LIMITS.max_steps
+
+
+def test_every_query_parameter_of_the_points_route_is_bounded(client):
+    spec = get(client, "/openapi.json")
+    parameters = spec["paths"]["/api/v1/data/points"]["get"]["parameters"]
+    assert {parameter["name"] for parameter in parameters} == {"dataset", "points", "noise", "classes", "seed",
+                                                              "test_fraction"}
+    for parameter in parameters:
+        assert _unbounded(parameter["schema"], spec, parameter["name"]) == []
+
+
+def test_network_bounds_in_the_schema_are_the_engine_limits_and_name_them(client):
+    spec = get(client, "/openapi.json")
+    schemas = spec["components"]["schemas"]
+    train = schemas["TrainRequest"]["properties"]
+
+    def bound(field: dict[str, Any], key: str) -> Any:
+        return next(member[key] for member in [field, *field.get("anyOf", [])] if key in member)
+
+    data, parse = schemas["DataSpec"]["properties"], schemas["DataParseRequest"]["properties"]
+    expected = [  # (field, bound, its cap)
+        (schemas["LayerSpec"]["properties"]["units"], "maximum", "max_units"),
+        (train["layers"], "maxItems", "max_layers"),
+        (train["iterations"], "maximum", "max_iterations"),
+        (train["batch_size"], "maximum", "max_points"),
+        (train["seed"], "maximum", "max_seed"),
+        (train["l2"], "maximum", "max_l2"),
+        (train["test_fraction"], "maximum", "max_test_fraction"),
+        (train["grid"], "maximum", "max_grid"),
+        (data["points"], "maximum", "max_points"),
+        (data["custom"], "maxItems", "max_points"),
+        (data["noise"], "maximum", "max_noise"),
+        (data["classes"], "maximum", "max_classes"),
+        (data["seed"], "maximum", "max_seed"),
+        (parse["text"], "maxLength", "max_upload_chars"),
+    ]
+    for field, key, limit in expected:
+        assert bound(field, key) == getattr(LIMITS, limit), limit
+        assert field["x-limit"] == limit
+    rate = schemas["OptimizerSpec"]["properties"]["learning_rate"]
+    assert (rate["minimum"], rate["maximum"]) == (LIMITS.min_learning_rate, LIMITS.max_learning_rate)
+    row = schemas["DataSpec"]["properties"]["custom"]["anyOf"][0]["items"]
+    assert row["maxItems"] == LIMITS.max_features + 1
+
+
+def test_limits_include_the_network_caps(client):
+    limits = get(client, "/api/v1/limits")
+    for name in ("max_layers", "max_units", "max_points", "max_iterations", "max_upload_chars", "max_grid",
+                 "max_l2", "max_test_fraction", "max_noise", "max_neuron_parameters", "max_seed"):
+        assert limits[name] == getattr(LIMITS, name)
+
+
+def test_ops_explains_tensors_matmul_axes_and_samples_as_columns(client):
+    tensors = get(client, "/api/v1/ops")["language"]["tensors"]
+    assert "@" in tensors and "sum(x, 1)" in tensors and "COLUMNS" in tensors

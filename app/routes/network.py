@@ -1,0 +1,492 @@
+"""Networks under /api/v1: one iteration traced, training (at once or streamed), optimizers compared.
+
+THE CONTRACT (final; the page and external clients rely on these names)
+=======================================================================
+
+Every request body starts with the same network part (every field bounded by engine.limits, unknown
+fields refused, numbers strict: no strings, no NaN or Infinity):
+
+    {
+      "layers": [{"units": 16, "activation": "tanh"}, {"units": 16, "activation": "tanh"},
+                 {"units": 1, "activation": "sigmoid"}],
+          # hidden layers, then the output layer; the input size comes from the data. activation:
+          # tanh | relu | sigmoid | linear (hidden; default tanh). The output's may be left out: it
+          # follows from the loss (sigmoid for bce, softmax for cross_entropy, linear for mse).
+      "loss": "bce" | "cross_entropy" | "mse",
+      "data": {"dataset": "moons", "points": 200, "noise": 0.1, "classes": 3, "seed": 0}
+           OR {"custom": [[x1, x2, label], ...], "kind": "classification" | "regression", "seed": 0},
+          # noise and classes: absent = the set's default (classes only for spiral and blobs);
+          # custom rows are x..., label (or x, y for regression); kind absent = from the loss;
+          # data.seed seeds the toy set AND the train/test split (the same split for every request).
+      "test_fraction": 0.2,                     # 0 .. max_test_fraction
+      "optimizer": {"name": "sgd" | "momentum" | "nesterov" | "rmsprop" | "adam",
+                    "learning_rate": 0.01, "beta": 0.9, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+      "batch_size": null,                       # null = full batch
+      "seed": 0,                                # initial weights: same seed, same weights, whatever the optimizer
+      "l2": 0.0,
+      "params": {"W1": [[...]], "b1": [[...], ...], ...}?,   # start here instead (an answer's params/params_after);
+                                                             # every W[l] (n_l × n_{l-1}) and b[l] (n_l × 1) needed
+      "optimizer_state": {"t"?, "velocity"?, "m"?, "v"?, "mean_square"?}?   # go on (an answer's optimizer.state)
+    }
+
+POST /api/v1/network/iteration    network part + {"view": "layer" | "neuron", "encoding": "list" | "compact"}
+    One iteration on the batch made of the FIRST batch_size training points (all of them when null;
+    the training points are already in the split's seeded shuffled order). Answer:
+    {
+      "view": "layer" | "neuron",
+      "network": {sizes, activations, loss, l2, parameters, layers: [{layer, units, inputs, activation, init,
+                  init_formula}], m, and in the layer view node_ids: {X, Y, L, L_data,
+                  layers: [{layer, W, b, WA, Z, A}]}},
+      "data": {"dataset", "kind", "features", "classes", "size", "train_size", "test_size", "batch_size"},
+      "trace": the trace contract of DESIGN.md: nodes, output, steps (forward, backward, then one update
+               step per parameter, with the optimizer's state on it), update {learning_rate, loss_before,
+               loss_after, loss_predicted, optimizer}; "encoding": "compact" when asked (large tensors as
+               {dtype, shape, base64}, step tensors that are a node's value or grad as {ref, field}),
+      "non_finite": null | {phase, node, label, layer, quantity, status}   (layer view: where a number first
+                    stopped being finite in this iteration),
+      "params": the parameters before, "params_after": after the update (lists, W[l] rows, b[l] a column),
+      "optimizer": {name, learning_rate, formula, beta..., "state": {...}}   (send state back as optimizer_state)
+    }
+    params, params_after and optimizer.state are plain lists in every encoding, ready to be sent back;
+    "compact" shrinks the trace only.
+    The neuron view (every weight, z and a a scalar node; nets of at most max_neuron_parameters and
+    graphs of at most max_neuron_nodes: use a small batch_size) computes the same numbers as the layer view.
+
+POST /api/v1/network/train        network part + {"iterations": 500, "grid": 50, "eval_every": null,
+                                                 "divergence_factor": 100}
+    -> {
+         "status": "finished" | "diverged" | "stopped",     # stopped: max_run_seconds ran out first
+         "stop_reason": null | "max_run_seconds",
+         "iterations": iterations done,
+         "history": {"iteration", "train_loss", "train_accuracy", "test_loss", "test_accuracy"} (one entry per
+                    evaluation, every eval_every iterations; accuracies null for regression, test_* null
+                    without a test set) + "batch_loss" (every iteration, before its update),
+         "metrics": {"train_loss", "train_accuracy", "test_loss", "test_accuracy"} at the end,
+         "params", "initial_params",
+         "boundary": {"kind": "grid", "x1": [...], "x2": [...], "probabilities": [class][row: x2][column: x1],
+                      "predicted": [row][column]} (2 features) | {"kind": "curve", "x", "y"} (1-D regression) | null,
+         "divergence": null | {"iteration", "learning_rate", "reason", "loss", "initial_loss", "where", "message"},
+              # reason: loss_exploded (the loss passed divergence_factor x its first value; where is null:
+              # nothing is non-finite yet; this is what a learning rate of 1e6 gives, at iteration 2) |
+              # non_finite_loss | non_finite_gradient | non_finite_parameter (where = {phase, node, label,
+              # layer, quantity, status}: the first layer and node that went non-finite). A divergence_factor
+              # of 1e300 lets a run go on until a number overflows.
+         "optimizer": {name, learning_rate, formula, ..., "state"},
+         "network": {...as above, without m and node_ids}, "data": {...as above}
+       }
+    A run is the same for the same request: weights from seed, batch order from seed, data from data.seed.
+
+POST /api/v1/network/train/stream     the /network/train body -> text/event-stream, events:
+    "start"     {"iterations", "max_seconds", "network", "data", "params"?: the initial ones (small nets)}
+    "progress"  {"iteration", "iterations", "train_loss", "train_accuracy", "test_loss", "test_accuracy"
+                 (the latest evaluation), "history": {the evaluations since the last event, same keys as
+                 /network/train's history}, "batch_loss": [losses of the iterations since the last event],
+                 and about 4 times a second "boundary", plus for nets of at most stream_params_max
+                 parameters "params" and "optimizer": {name, ..., "state"}}
+                 -- one per stream_event_seconds (0.05 s: about 20 a second) of training;
+    "done"      {the /network/train answer}
+    "error"     {"error": {"code", "message", "where"}} (a failure after the stream began).
+    Errors found before training starts (bad fields, too many runs: 429) are the usual JSON envelope.
+    To stop a run, abort the request (fetch + AbortController): the server sees the closed connection
+    after the current 0.05 s slice and ends the run. Every run also ends after its iterations or
+    max_run_seconds. GET /api/v1/network/runs -> {"active", "max_active_runs", "max_run_seconds"}.
+
+POST /api/v1/network/compare      network part + {"iterations", "grid", ..., "optimizers": ["sgd", "momentum",
+                                  "adam"]} (each entry a name, or an optimizer object whose absent fields
+                                  come from "optimizer"; optimizer_state is refused: each starts afresh)
+    -> {"runs": [{"optimizer": {name, learning_rate, ..., state}, "status", "stop_reason", "iterations",
+                  "history", "metrics", "params", "boundary", "divergence"}],
+        "initial_params", "network", "data"}
+       Every run starts from the same initial weights (seed, or params) and sees the same batches.
+
+Changed from the first draft: history keys are train_loss/train_accuracy (not loss/accuracy) as the
+engine names them, plus batch_loss; status "ok" is "finished" (and "stopped" exists); the boundary is
+{kind, x1, x2, probabilities, predicted} or {kind, x, y}; optimizer state comes back as optimizer.state;
+GET /data/points also has a POST form (see app/routes/data.py).
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, AsyncIterator
+
+import anyio
+import numpy as np
+import orjson
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
+
+from engine.data import CLASSIFICATION, REGRESSION, Dataset
+from engine.errors import ValueInputError
+from engine.nn import MLP, MLPSpec, first_non_finite, init_params, iteration, mlp_spec, neuron_iteration
+from engine.optim import SGD, make_optimizer
+from engine.train import TrainConfig, Trainer, check_config
+from engine.values import to_json
+
+from ..errors import fields_renamed
+from ..schemas import (CompareRequest, ErrorEnvelope, IterationRequest, NetworkRequest, OptimizerSpec,
+                       OptimizerState, TrainRequest)
+from ..settings import get_settings
+from .data import describe, load_points, split_points
+from .trace import json_response
+
+log = logging.getLogger("backprop_explorer")
+
+router = APIRouter(prefix="/network", tags=["network"])
+
+ERRORS = {413: {"model": ErrorEnvelope, "description": "Body too large"},
+          422: {"model": ErrorEnvelope, "description": "A field cannot be used; see error.where"}}
+STOPPED = "stopped"
+HISTORY = ("iteration", "train_loss", "train_accuracy", "test_loss", "test_accuracy")
+
+
+# ---- From a request to the engine's objects --------------------------------------------------------
+
+_SIZE = re.compile(r"layers\.(\d+)$")
+_ACTIVATION = re.compile(r"activations\.(\d+)$")
+_OPTIMIZER_FIELDS = {"optimizer": "optimizer.name", "learning_rate": "optimizer.learning_rate",
+                     "beta": "optimizer.beta", "beta1": "optimizer.beta1", "beta2": "optimizer.beta2",
+                     "eps": "optimizer.eps"}
+
+
+def _request_field(field: str) -> str:
+    """The engine's name for a field (sizes with the input first, activations apart) as the request names it."""
+    if match := _SIZE.match(field):
+        layer = int(match[1])
+        return "data" if layer == 0 else f"layers.{layer - 1}.units"
+    if match := _ACTIVATION.match(field):
+        return f"layers.{match[1]}.activation"
+    if field == "activations":
+        return "layers"
+    if field == "test":
+        return "data"
+    return _OPTIMIZER_FIELDS.get(field, field)
+
+
+@dataclass
+class Problem:
+    """A request's network and its data, checked."""
+    spec: MLPSpec
+    name: str
+    points: Dataset
+    train: Dataset
+    test: Dataset | None
+
+    def data(self, batch_size: int) -> dict[str, Any]:
+        return {"dataset": self.name, **describe(self.points), "train_size": self.train.size,
+                "test_size": 0 if self.test is None else self.test.size, "batch_size": batch_size}
+
+    def batch_size(self, request: NetworkRequest) -> int:
+        return min(request.batch_size or self.train.size, self.train.size)
+
+
+def _problem(request: NetworkRequest) -> Problem:
+    points = load_points(request.data, REGRESSION if request.loss == "mse" else CLASSIFICATION)
+    train, test = split_points(points, request.test_fraction, request.data)
+    activations = [layer.activation or "tanh" for layer in request.layers[:-1]]
+    if request.layers[-1].activation is not None:
+        activations.append(request.layers[-1].activation)
+    with fields_renamed(_request_field):
+        spec = mlp_spec([train.features, *(layer.units for layer in request.layers)], activations, request.loss,
+                        l2=request.l2)
+    return Problem(spec, request.data.dataset or "own", points, train, test)
+
+
+def _config(request: NetworkRequest, spec: MLPSpec, optimizer: OptimizerSpec, **run: Any) -> TrainConfig:
+    return TrainConfig(spec, optimizer.name, optimizer.learning_rate, batch_size=request.batch_size,
+                       seed=request.seed, beta=optimizer.beta, beta1=optimizer.beta1, beta2=optimizer.beta2,
+                       eps=optimizer.eps, **run)
+
+
+def _start_params(request: NetworkRequest, spec: MLPSpec) -> dict[str, np.ndarray]:
+    """The request's params, checked against the network (in the engine's order W1, b1, W2, ...), or the seeded ones."""
+    seeded = init_params(spec, request.seed)
+    if request.params is None:
+        return seeded
+    given = request.params
+    for name in given:
+        if name not in seeded:
+            raise ValueInputError(f"params has {name}, which this network does not have; it has "
+                                  f"{', '.join(seeded)}", f"params.{name}", code="unknown_param")
+    for name, array in seeded.items():
+        if name not in given:
+            raise ValueInputError(f"params lacks {name}: give all of {', '.join(seeded)} (or no params)", "params",
+                                  code="missing_value")
+        _check_shape(given[name], array.shape, f"params.{name}", name)
+    return {name: np.array(given[name], dtype=np.float64) for name in seeded}
+
+
+def _check_shape(matrix: list[list[float]], shape: tuple[int, ...], field: str, name: str) -> None:
+    if len(matrix) != shape[0] or any(len(row) != shape[1] for row in matrix):
+        raise ValueInputError(f"{name} must be {shape[0]}×{shape[1]} (rows × columns) for this network",
+                              field, code="invalid_value")
+
+
+def _restore(optimizer: SGD, state: OptimizerState | None, params: dict[str, np.ndarray]) -> None:
+    """Put an answer's optimizer.state back into a fresh optimizer of the same kind."""
+    if state is None:
+        return
+    given = state.model_dump(exclude_none=True)
+    own = set(optimizer.state())
+    for part in given:
+        if part not in own:
+            has = ", ".join(sorted(own)) or "nothing"
+            raise ValueInputError(f"{optimizer.name} keeps {has}, not {part}", f"optimizer_state.{part}",
+                                  code="invalid_value")
+    if "m" in given or "v" in given:
+        if set(given.get("m", {})) != set(given.get("v", {})):
+            raise ValueInputError("m and v must name the same parameters", "optimizer_state.v", code="invalid_value")
+        if given.get("t", 0) < 1:
+            raise ValueInputError("with m and v give t, the number of steps taken (at least 1)",
+                                  "optimizer_state.t", code="invalid_value")
+    for part, value in given.items():
+        if part == "t":
+            setattr(optimizer, part, value)
+            continue
+        arrays = {}
+        for name, matrix in value.items():
+            field = f"optimizer_state.{part}.{name}"
+            if name not in params:
+                raise ValueInputError(f"this network has no {name}", field, code="unknown_param")
+            _check_shape(matrix, params[name].shape, field, name)
+            arrays[name] = np.array(matrix, dtype=np.float64)
+        setattr(optimizer, part, arrays)
+
+
+def _params_json(params: dict[str, np.ndarray]) -> dict[str, Any]:
+    return {name: to_json(value) for name, value in params.items()}
+
+
+def _optimizer_json(optimizer: SGD) -> dict[str, Any]:
+    return {**optimizer.describe(),
+            "state": {part: value if isinstance(value, int) else {name: to_json(array) for name, array in value.items()}
+                      for part, value in optimizer.state().items()}}
+
+
+# ---- One iteration ------------------------------------------------------------------------------
+
+def _iteration(request: IterationRequest) -> dict[str, Any]:
+    problem = _problem(request)
+    spec = problem.spec
+    with fields_renamed(_request_field):
+        check_config(_config(request, spec, request.optimizer, iterations=1), problem.train, problem.test)
+    params = _start_params(request, spec)
+    chosen = request.optimizer
+    with fields_renamed(_request_field):
+        optimizer = make_optimizer(chosen.name, chosen.learning_rate, beta=chosen.beta, beta1=chosen.beta1,
+                                   beta2=chosen.beta2, eps=chosen.eps)
+    _restore(optimizer, request.optimizer_state, params)
+    m = problem.batch_size(request)
+    x, y = problem.train.columns(spec.loss)
+    x, y = x[:, :m], y[:, :m]
+    if request.view == "neuron":
+        with fields_renamed(_request_field):
+            _, result, after = neuron_iteration(spec, params, x, y, optimizer)
+        network, non_finite = {**spec.describe(), "m": m}, None
+    else:
+        model = MLP(spec)
+        result, after = iteration(model, params, x, y, optimizer)
+        net = model.graph(m)
+        network, non_finite = net.describe(), first_non_finite(net, result)
+    return {"view": request.view, "network": network, "data": problem.data(m),
+            "trace": result.to_dict(request.encoding), "non_finite": non_finite, "params": _params_json(params),
+            "params_after": _params_json(after), "optimizer": _optimizer_json(optimizer)}
+
+
+@router.post("/iteration", responses=ERRORS,
+             summary="One iteration traced: forward and backward layer by layer (or neuron by neuron), then the update")
+async def post_iteration(request: IterationRequest) -> Response:
+    return json_response(await run_in_threadpool(_iteration, request))
+
+
+# ---- Training -------------------------------------------------------------------------------------
+
+def _trainer(request: TrainRequest, problem: Problem, optimizer: OptimizerSpec) -> Trainer:
+    config = _config(request, problem.spec, optimizer, iterations=request.iterations, grid=request.grid,
+                     eval_every=request.eval_every, divergence_factor=request.divergence_factor)
+    with fields_renamed(_request_field):
+        trainer = Trainer(config, problem.train, problem.test)
+    if request.params is not None:
+        start = _start_params(request, problem.spec)
+        trainer.params = trainer.last_finite_params = start
+        trainer.initial_params = {name: value.copy() for name, value in start.items()}
+    _restore(trainer.optimizer, request.optimizer_state, trainer.params)
+    return trainer
+
+
+def _run(trainer: Trainer, deadline: float) -> None:
+    while trainer.step() and time.monotonic() < deadline:
+        pass
+
+
+def _answer(trainer: Trainer, problem: Problem) -> dict[str, Any]:
+    answer = trainer.result().to_dict()
+    answer["stop_reason"] = None
+    if not trainer.done:
+        answer["status"], answer["stop_reason"] = STOPPED, "max_run_seconds"
+    answer["network"] = problem.spec.describe()
+    answer["data"] = problem.data(trainer.batch_size)
+    return answer
+
+
+def _train(request: TrainRequest) -> dict[str, Any]:
+    problem = _problem(request)
+    trainer = _trainer(request, problem, request.optimizer)
+    _run(trainer, time.monotonic() + get_settings().max_run_seconds)
+    return _answer(trainer, problem)
+
+
+@router.post("/train", responses=ERRORS,
+             summary="Train for N iterations: history, final parameters, decision boundary, divergence if any")
+async def post_train(request: TrainRequest) -> Response:
+    return json_response(await run_in_threadpool(_train, request))
+
+
+def _compare(request: CompareRequest) -> dict[str, Any]:
+    if request.optimizer_state is not None:
+        raise ValueInputError("compare starts every optimizer afresh from the same weights: leave out "
+                              "optimizer_state", "optimizer_state", code="invalid_value")
+    problem = _problem(request)
+    deadline = time.monotonic() + get_settings().max_run_seconds
+    runs, initial = [], None
+    for position, entry in enumerate(request.optimizers):
+        chosen = request.optimizer.model_copy(update={name: getattr(entry, name) for name in entry.model_fields_set})
+        trainer = _trainer(request, problem, chosen)
+        left = len(request.optimizers) - position
+        _run(trainer, time.monotonic() + max(0.0, deadline - time.monotonic()) / left)
+        answer = _answer(trainer, problem)
+        initial = answer.pop("initial_params")
+        for shared in ("network", "data"):
+            answer.pop(shared)
+        runs.append(answer)
+    return {"runs": runs, "initial_params": initial, "network": problem.spec.describe(),
+            "data": problem.data(problem.batch_size(request))}
+
+
+@router.post("/compare", responses=ERRORS,
+             summary="Several optimizers trained from identical initial weights, side by side")
+async def post_compare(request: CompareRequest) -> Response:
+    return json_response(await run_in_threadpool(_compare, request))
+
+
+# ---- Training streamed as server-sent events ---------------------------------------------------------
+
+def _event(name: str, payload: dict[str, Any]) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n\n"
+
+
+class Run:
+    """One streamed run, advanced by a worker thread one slice of time at a time; the loop only sends."""
+
+    def __init__(self, trainer: Trainer, problem: Problem) -> None:
+        settings = get_settings()
+        self.trainer, self.problem = trainer, problem
+        self.event_seconds = settings.stream_event_seconds
+        self.boundary_seconds = settings.stream_boundary_seconds
+        self.with_params = problem.spec.parameter_count <= settings.stream_params_max
+        self.max_seconds = settings.max_run_seconds
+        self.deadline = time.monotonic() + settings.max_run_seconds
+        self.next_boundary = 0.0
+        self.evaluations_sent = 0
+        self.iterations_sent = 0
+        self.over = False
+
+    def start(self) -> bytes:
+        trainer = self.trainer
+        payload = {"iterations": trainer.config.iterations, "max_seconds": self.max_seconds,
+                   "network": self.problem.spec.describe(), "data": self.problem.data(trainer.batch_size)}
+        if self.with_params:
+            payload["params"] = _params_json(trainer.params)
+        return _event("start", payload)
+
+    def advance(self) -> bytes:
+        """Train for one event's worth of time; answer the progress event, and "done" when the run is over."""
+        trainer = self.trainer
+        _run(trainer, min(time.monotonic() + self.event_seconds, self.deadline))
+        now = time.monotonic()
+        self.over = trainer.done or now >= self.deadline
+        events = [_event("progress", self._progress(now))]
+        if self.over:
+            events.append(_event("done", _answer(trainer, self.problem)))
+        return b"".join(events)
+
+    def _progress(self, now: float) -> dict[str, Any]:
+        trainer = self.trainer
+        history = trainer.history
+        new = {name: [to_json(value) if isinstance(value, float) else value
+                      for value in getattr(history, name)[self.evaluations_sent:]] for name in HISTORY}
+        payload: dict[str, Any] = {"iteration": trainer.iteration, "iterations": trainer.config.iterations}
+        payload.update({name: to_json(getattr(history, name)[-1]) if history.iteration else None
+                        for name in HISTORY[1:]})
+        payload["history"] = new
+        payload["batch_loss"] = history.batch_loss[self.iterations_sent:]
+        self.evaluations_sent, self.iterations_sent = len(history.iteration), len(history.batch_loss)
+        if now >= self.next_boundary or self.over:
+            self.next_boundary = now + self.boundary_seconds
+            payload["boundary"] = trainer.boundary()
+            if self.with_params:
+                payload["params"] = _params_json(trainer.last_finite_params)
+                payload["optimizer"] = _optimizer_json(trainer.optimizer)
+        return payload
+
+
+ACTIVE_RUNS: set[Run] = set()
+
+
+async def _events(run: Run, request: Request) -> AsyncIterator[bytes]:
+    ACTIVE_RUNS.add(run)
+    try:
+        yield run.start()
+        while not run.over:
+            yield await anyio.to_thread.run_sync(run.advance)
+            if not run.over and await request.is_disconnected():
+                break
+    except Exception:
+        log.exception("a streamed training run failed")
+        yield _event("error", {"error": {"code": "internal_error", "where": {},
+                                         "message": "the training run failed on the server and was stopped"}})
+    finally:
+        # NOTE: also when the response is cancelled (the client went away): the worker thread has
+        # finished its slice by then, so the run is truly over.
+        ACTIVE_RUNS.discard(run)
+
+
+class EventStream(StreamingResponse):
+    """Server-sent events whose generator is closed the moment the response ends, however it ends."""
+    media_type = "text/event-stream"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.body_iterator.aclose()  # type: ignore[attr-defined]
+
+
+def _stream_run(request: TrainRequest) -> Run:
+    problem = _problem(request)
+    return Run(_trainer(request, problem, request.optimizer), problem)
+
+
+@router.post("/train/stream", responses={**ERRORS, 429: {"model": ErrorEnvelope, "description": "Too many runs"}},
+             response_class=EventStream,
+             summary="Train with live progress as server-sent events: start, progress (~20/s), done; abort to stop")
+async def post_train_stream(body: TrainRequest, request: Request) -> EventStream:
+    settings = get_settings()
+    if len(ACTIVE_RUNS) >= settings.max_active_runs:
+        raise HTTPException(429, detail=f"{settings.max_active_runs} training runs are streaming already "
+                                        "(max_active_runs); try again in a few seconds",
+                            headers={"Retry-After": "5"})
+    run = await run_in_threadpool(_stream_run, body)
+    return EventStream(_events(run, request), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.get("/runs", summary="How many streamed training runs are going on now")
+async def get_runs() -> dict[str, Any]:
+    settings = get_settings()
+    return {"active": len(ACTIVE_RUNS), "max_active_runs": settings.max_active_runs,
+            "max_run_seconds": settings.max_run_seconds}
