@@ -15,9 +15,11 @@ import secrets
 import time
 from collections import Counter
 from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
 import orjson
+from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 from starlette.concurrency import run_in_threadpool
 
 from engine.limits import LIMITS, Limits
@@ -49,18 +51,11 @@ def is_right(value: float, answer: float, relative: float) -> bool:
     return abs(value - answer) <= max(relative * abs(answer), ABSOLUTE_TOLERANCE)
 
 
-def _store_errors() -> tuple[type[BaseException], ...]:
-    try:
-        from redis.exceptions import ConnectionError, TimeoutError
-    except ImportError:  # pragma: no cover - redis is a dependency, but memory rooms do not need it
-        return (StoreUnavailable,)
-    return (StoreUnavailable, ConnectionError, TimeoutError)
+# What a store that cannot be reached raises (Redis down, restarting, or too slow to answer).
+STORE_ERRORS = (StoreUnavailable, RedisConnectionError, RedisTimeoutError, TimeoutError)
 
 
-STORE_ERRORS = _store_errors()
-
-
-def answers_unavailable(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+def unreachable_store_is_503(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
     """A store that cannot be reached is the server's trouble: 503 with the envelope, not a 500."""
     @functools.wraps(method)
     async def guarded(*args: Any, **kwargs: Any) -> T:
@@ -187,20 +182,19 @@ class Classroom:
         return {**self._snapshot(code, fields), "join_url": self.join_url(base_url, code),
                 "created_at": float(fields["created"]), "students": students,
                 "expires_in": None if left is None else round(left, 1),
-                "limits": {"max_students": self.limits.max_students_per_room, "idle_seconds": self.settings.room_idle_seconds,
+                "limits": {"max_students": self.limits.max_students_per_room,
+                           "idle_seconds": self.settings.room_idle_seconds,
                            "max_answers_per_window": self.limits.max_answers_per_window,
                            "answer_window_seconds": self.limits.answer_window_seconds}}
 
-    @answers_unavailable
+    @unreachable_store_is_503
     async def view(self, code_text: str, base_url: str) -> dict[str, Any]:
         code, fields = await self._room(code_text)
         return await self._view(code, fields, base_url)
 
-    @answers_unavailable
+    @unreachable_store_is_503
     async def join_target(self, code_text: str) -> str:
         """Where a join link leads: the teacher's page with the room in its query; `/` before any state."""
-        from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
         code = normalize_code(code_text)
         fields = None if code is None else await self.store.load(code)
         if code is None or fields is None:
@@ -212,7 +206,7 @@ class Classroom:
 
     # -- The teacher
 
-    @answers_unavailable
+    @unreachable_store_is_503
     async def create(self, base_url: str, first: RoomState | None) -> dict[str, Any]:
         key = new_presenter_key()
         fields = {"key": key_digest(key), "created": repr(self.clock()), "state": "", "quiz": ""}
@@ -244,7 +238,7 @@ class Classroom:
             raise ApiError(404, "room_not_found", "the room has ended")
         return event.id
 
-    @answers_unavailable
+    @unreachable_store_is_503
     async def set_state(self, code_text: str, key: str | None, state: RoomState) -> dict[str, Any]:
         code, _ = await self._presenter(code_text, key)
         wait = await self.store.hit(f"state:{code}", self.limits.max_room_updates_per_second, 1.0)
@@ -266,7 +260,7 @@ class Classroom:
                            "scalar node, or give the answer yourself", {"field": "node"})
         return grad
 
-    @answers_unavailable
+    @unreachable_store_is_503
     async def open_quiz(self, code_text: str, key: str | None, ask: QuizOpen) -> dict[str, Any]:
         code, _ = await self._presenter(code_text, key)
         answer = ask.answer
@@ -281,7 +275,7 @@ class Classroom:
             await self._room(code_text)
         return {**quiz, "answer": answer, "version": event.id if event else None}
 
-    @answers_unavailable
+    @unreachable_store_is_503
     async def answers(self, code_text: str, key: str | None) -> dict[str, Any]:
         code, fields = await self._presenter(code_text, key)
         quiz = self._quiz(fields)
@@ -294,7 +288,7 @@ class Classroom:
         return {"quiz": quiz, "histogram": histogram(values), "correct": correct,
                 "students": await self.store.student_count(code)}
 
-    @answers_unavailable
+    @unreachable_store_is_503
     async def reveal(self, code_text: str, key: str | None, body: RevealIn) -> dict[str, Any]:
         code, fields = await self._presenter(code_text, key)
         quiz = self._quiz(fields)
@@ -314,7 +308,7 @@ class Classroom:
             await self._room(code_text)
         return {"quiz": quiz, **summary, "version": event.id if event else None}
 
-    @answers_unavailable
+    @unreachable_store_is_503
     async def end(self, code_text: str, key: str | None) -> dict[str, Any]:
         code, _ = await self._presenter(code_text, key)
         await self.store.publish(code, {"closed": "1"}, "closed", orjson.dumps({"type": "closed"}), closing=True)
@@ -322,7 +316,7 @@ class Classroom:
 
     # -- Students
 
-    @answers_unavailable
+    @unreachable_store_is_503
     async def answer(self, code_text: str, body: AnswerIn, cookie_student: str | None) -> dict[str, Any]:
         code, fields = await self._room(code_text)
         student = body.student or cookie_student or new_student_id()
@@ -341,7 +335,7 @@ class Classroom:
                            "(max_students_per_room)")
         return {"quiz": quiz["id"], "value": body.value, "student": student}
 
-    @answers_unavailable
+    @unreachable_store_is_503
     async def follow(self, code_text: str, last_event_id: int | None) -> AsyncIterator[bytes]:
         """The room's event stream; checks the room and the student cap before the stream starts."""
         code, _ = await self._room(code_text)

@@ -451,8 +451,8 @@ class RedisStore(Store):
         pairs = [item for pair in fields.items() for item in pair]
         ttl = self.config.closed_grace_seconds if closing else self.config.idle_seconds
         n = await self._publish(keys=[self._k_room(code), self._k_events(code), self._K_ROOMS],
-                                args=[code, self._ms(self.clock()), self._ms(ttl), self.config.history, event_type, data,
-                                      "1" if closing else "0", *pairs])
+                                args=[code, self._ms(self.clock()), self._ms(ttl), self.config.history, event_type,
+                                      data, "1" if closing else "0", *pairs])
         return None if n is None else Event(int(n), event_type, data)
 
     async def events_after(self, code: str, after: int) -> list[Event] | None:
@@ -564,8 +564,8 @@ class RedisStore(Store):
 
 def _unavailable(url: str, timeout: float, exc: BaseException) -> StoreUnavailable:
     reason = f"{type(exc).__name__}: {exc}" if str(exc) else f"no answer within {timeout:g} s"
-    return StoreUnavailable(f"Redis at {_safe_url(url)} cannot be used ({reason}). Start Redis, fix BACKPROP_REDIS_URL, "
-                            "or unset it to keep classroom rooms in this one process's memory.")
+    return StoreUnavailable(f"Redis at {_safe_url(url)} cannot be used ({reason}). Start Redis, fix "
+                            "BACKPROP_REDIS_URL, or unset it to keep classroom rooms in this one process's memory.")
 
 
 def check_redis(url: str, timeout: float) -> None:
@@ -575,7 +575,8 @@ def check_redis(url: str, timeout: float) -> None:
     from redis.retry import Retry
 
     try:
-        client = Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout, retry=Retry(NoBackoff(), 0))
+        client = Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout,
+                                retry=Retry(NoBackoff(), 0))
     except ValueError as exc:
         raise StoreUnavailable(f"BACKPROP_REDIS_URL is not a Redis URL ({exc}); it looks like "
                                "redis://127.0.0.1:6379/0") from None

@@ -57,7 +57,8 @@ class Lesson:
         return response.json()["version"]
 
     def answer(self, room: dict[str, Any], quiz: str, value: float, student: str) -> Any:
-        return self.client.post(f"{ROOMS}/{room['code']}/answers", json={"quiz": quiz, "value": value, "student": student})
+        return self.client.post(f"{ROOMS}/{room['code']}/answers",
+                                json={"quiz": quiz, "value": value, "student": student})
 
     @contextmanager
     def follow(self, code: str, last_event_id: str | None = None) -> Iterator[EventReader]:
@@ -146,7 +147,8 @@ def test_without_the_presenter_key_nothing_can_be_driven_revealed_or_read(lesson
              ("POST", "quiz/reveal", {"answer": -4}), ("GET", "answers", None), ("DELETE", "", None)]
     headers = {"X-Presenter-Key": key} if key is not None else {}
     for method, path, body in calls:
-        response = lesson.client.request(method, f"{ROOMS}/{room['code']}/{path}".rstrip("/"), json=body, headers=headers)
+        url = f"{ROOMS}/{room['code']}/{path}".rstrip("/")
+        response = lesson.client.request(method, url, json=body, headers=headers)
         error = assert_envelope(response, 403)
         assert error["code"] == "presenter_key_required" and error["where"] == {"field": "X-Presenter-Key"}
     assert lesson.client.get(f"{ROOMS}/{room['code']}").json()["version"] == 0
@@ -424,3 +426,19 @@ def test_histogram_bins_cover_the_middle_answers_and_count_outliers_apart():
 def test_histogram_of_equal_answers_is_one_bin_and_of_none_is_empty():
     assert histogram([-4.0, -4.0])["bins"] == [{"low": -4.0, "high": -4.0, "count": 2}]
     assert histogram([]) == {"count": 0, "top": [], "bins": [], "below": 0, "above": 0, "median": None}
+
+
+def test_a_store_that_cannot_be_reached_is_a_503_envelope_not_a_500():
+    from app.classroom.store import RedisStore, StoreConfig
+
+    from .redis_server import free_port
+
+    settings = Settings(redis_url=None)
+    config = StoreConfig(max_rooms=3, idle_seconds=60, history=8, presence_seconds=30)
+    classroom = Classroom(RedisStore(config, f"redis://127.0.0.1:{free_port()}/0", timeout=0.5), settings)
+    app = create_app()
+    app.state.classroom = classroom  # as if Redis went away after the server started
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for response in (client.post(ROOMS), client.get(f"{ROOMS}/ABCDEF"), client.get(f"{ROOMS}/ABCDEF/events")):
+            assert response.status_code == 503 and response.headers["retry-after"] == "5"
+            assert response.json()["error"]["code"] == "store_unavailable"

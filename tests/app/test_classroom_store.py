@@ -163,7 +163,8 @@ def test_a_room_left_idle_expires(kind, url):
 def test_redis_refusing_connections_is_a_clear_error_at_once():
     port = free_port()  # nothing listens there
     started = time.monotonic()
-    with pytest.raises(StoreUnavailable, match=rf"Redis at redis://127.0.0.1:{port}/0 cannot be used.*BACKPROP_REDIS_URL"):
+    refused = rf"Redis at redis://127.0.0.1:{port}/0 cannot be used.*BACKPROP_REDIS_URL"
+    with pytest.raises(StoreUnavailable, match=refused):
         run_with("redis", f"redis://127.0.0.1:{port}/0", lambda store: asyncio.sleep(0))
     with pytest.raises(StoreUnavailable, match="Connection refused"):
         check_redis(f"redis://127.0.0.1:{port}/0", timeout=1)
