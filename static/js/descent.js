@@ -1,0 +1,513 @@
+// The gradient-descent lab (/descent): a loss surface as contours, several optimizers run from one
+// start side by side, their loss curves, the learning rate and its four behaviours, Taylor's promise
+// and the one-parameter view. This module owns the view state and wires the parts together; every
+// number comes from /api/v1 (the descent contract: app/routes/descent.py).
+import { ApiError, getLimits } from "./api.js";
+import { getSurfaces, postRun, postSurface } from "./descent_api.js";
+import { swatch } from "./descent_chart.js";
+import { ContourPlot } from "./descent_contour.js";
+import { LabForm, numberSettings } from "./descent_form.js";
+import { LineView } from "./descent_line.js";
+import { drawLosses } from "./descent_losses.js";
+import { DEFAULT_OPTIMIZERS, OPTIMIZERS, changedHyper, optimizerRequest, presetRates } from "./descent_optimizers.js";
+import { RateControl } from "./descent_rate.js";
+import { readDescentState, readLanguageField, readSettings, writeDescentState } from "./descent_state.js";
+import { StepExplanation, runAt } from "./descent_step.js";
+import { TaylorPanel } from "./descent_taylor.js";
+import { DescentTimeline } from "./descent_timeline.js";
+import { el } from "./dom.js";
+import { formatNumber } from "./format.js";
+import { addPageTables, fill, language, preferredLanguage, setLanguage, t, translatePage } from "./i18n.js";
+
+// The lab's own words load with the language; the other pages never fetch them.
+addPageTables({ en: () => import("./lang/descent_en.js"), zh: () => import("./lang/descent_zh.js") });
+
+const DEFAULT_SURFACE = "quadratic";
+const FALLBACK_SOURCE = "f = (a - 1)^2 + 4 * b^2";
+const DEFAULT_STEPS = 100;
+const DEFAULT_FACTOR = 1000;
+const GRID = 120;
+const STEP_URL_DELAY_MS = 250;
+const SHARE_NOTE_MS = 4000;
+
+class Lab {
+  constructor(root) {
+    this.root = root;
+    this.limits = null;
+    this.surfaces = [];
+    this.state = null;
+    this.surfaceAnswer = null;
+    this.runs = [];
+    this.drawn = 0; // runs drawn so far: tests and scripts wait on the box's data-runs
+    this.drawnKey = null; // the run request whose answer is on screen
+    this.error = null;
+    this.status = null;
+    this.surfaceController = null;
+    this.runController = null;
+    this.stepTimer = null;
+    this.shareTimer = null;
+    const find = (selector) => root.querySelector(selector);
+    this.parts = {
+      status: find("#status-line"),
+      error: find("#error"),
+      contourBox: find("#contour-box"),
+      nonFinite: find("#non-finite-note"),
+      legend: find("#legend"),
+      lossChart: find("#loss-chart"),
+      shortcuts: find("#shortcuts"),
+      shareNote: find("#share-note"),
+      languageButtons: [...root.querySelectorAll("[data-lang]")],
+      pageLinks: [...root.querySelectorAll("a[data-page-link]")],
+    };
+    this.contour = new ContourPlot(find("#contour"), { onPick: (start) => this.change({ start }) });
+    this.timeline = new DescentTimeline(find("#timeline"), {
+      onStep: (step) => this.showStep(step),
+      onHelp: () => this.openShortcuts(),
+    });
+    this.timeline.listen(root);
+    this.explanation = new StepExplanation(find("#explanation"), { onFollow: (focus) => this.change({ focus }) });
+    this.taylor = null; // made once the limits are known
+    this.line = new LineView(find("#line-view"), { onParameter: (parameter) => this.change({ parameter }) });
+    for (const button of this.parts.languageButtons) {
+      button.addEventListener("click", () => this.switchLanguage(button.dataset.lang));
+    }
+    find("#share").addEventListener("click", () => this.share());
+    // The charts are drawn at their box's width: a new width (a phone turned, a window resized) redraws.
+    let width = 0;
+    new ResizeObserver(([entry]) => {
+      const now = Math.round(entry.contentRect.width);
+      if (now === width || now === 0) return;
+      width = now;
+      if (this.runs.length) this.showStep(this.timeline.step);
+    }).observe(this.parts.lossChart);
+  }
+
+  async start() {
+    const languageReady = this.applyLanguage(readLanguageField(window.location.search) ?? preferredLanguage(navigator.languages));
+    const loading = Promise.all([getLimits(), getSurfaces()]);
+    await languageReady;
+    this.status = { key: "lab.status.loading" };
+    this.renderStatus();
+    try {
+      [this.limits, this.surfaces] = await loading;
+    } catch (error) {
+      this.status = null;
+      this.showError(error, "lab.error_startup");
+      return;
+    }
+    this.taylor = new TaylorPanel(this.root.querySelector("#taylor"), this.limits);
+    this.form = new LabForm(this.root.querySelector("#lab-form"), { onChange: (patch) => this.change(patch) });
+    this.form.setSurfaces(this.surfaces);
+    this.rate = new RateControl(this.root.querySelector(".rate-box"), {
+      limits: this.limits,
+      onRate: (lr, { final }) => this.change({ lr }, { final }),
+    });
+    this.state = this.readUrl();
+    this.initialStep = readDescentState(window.location.search, this.limits).step;
+    this.form.show(this.state);
+    this.rate.show(this.state.lr ?? 0.1);
+    await this.refreshSurface();
+  }
+
+  // ---- State ------------------------------------------------------------------------------
+
+  surface(id = this.state?.surface) {
+    return this.surfaces.find((surface) => surface.id === id) ?? null;
+  }
+
+  defaultSettings(surface) {
+    return Object.fromEntries(numberSettings(surface).map((setting) => [setting.name, setting.default]));
+  }
+
+  /** The custom surface's own example program, from the surface list. */
+  defaultSource() {
+    const setting = this.surface("custom")?.settings?.find((one) => one.name === "source");
+    return typeof setting?.default === "string" && setting.default.trim() ? setting.default : FALLBACK_SOURCE;
+  }
+
+  /** The state from the URL, clamped; what it does not say takes the surface's defaults. */
+  readUrl() {
+    const search = window.location.search;
+    const read = readDescentState(search, this.limits);
+    const surface = this.surface(read.surface) ?? this.surface(DEFAULT_SURFACE) ?? this.surfaces[0];
+    const optimizers = (read.optimizers ?? DEFAULT_OPTIMIZERS).filter((name) => OPTIMIZERS[name]);
+    return {
+      surface: surface.id,
+      settings: { ...this.defaultSettings(surface), ...readSettings(search, surface) },
+      source: read.source ?? this.defaultSource(),
+      start: read.start ?? surface.start,
+      optimizers,
+      hyper: read.hyper ?? {},
+      lr: read.lr, // null: the surface's good rate, once the surface is known
+      steps: read.steps ?? Math.min(DEFAULT_STEPS, this.limits.max_descent_steps),
+      factor: read.factor ?? DEFAULT_FACTOR,
+      focus: read.focus && optimizers.includes(read.focus) ? read.focus : optimizers[0],
+      parameter: read.parameter ?? "a",
+    };
+  }
+
+  writeUrl() {
+    const s = this.state;
+    writeDescentState({
+      surface: s.surface,
+      source: s.surface === "custom" ? s.source : null,
+      start: s.start,
+      optimizers: s.optimizers,
+      hyper: changedHyper(s.hyper),
+      lr: s.lr,
+      steps: s.steps === DEFAULT_STEPS ? null : s.steps,
+      factor: s.factor === DEFAULT_FACTOR ? null : s.factor,
+      focus: s.focus === s.optimizers[0] ? null : s.focus,
+      parameter: s.parameter === "a" ? null : s.parameter,
+    }, { settings: s.settings, settingNames: this.surfaces.flatMap((surface) => numberSettings(surface).map((x) => x.name)) });
+  }
+
+  /** The surface part of every request: {surface, its settings, source for a typed one}. */
+  spec() {
+    const s = this.state;
+    const spec = { surface: s.surface, ...s.settings };
+    if (s.surface === "custom") spec.source = s.source;
+    return spec;
+  }
+
+  /**
+   * Apply a patch from any control. A new surface, setting or source redraws the contours and reruns;
+   * a new start, rate, optimizer list, hyper-parameter, step count or factor only reruns; the focus and
+   * the line view's parameter only redraw the step.
+   */
+  change(patch, { final = true } = {}) {
+    if (!this.state) return;
+    const s = this.state;
+    const next = { ...s, ...patch };
+    if (patch.hyper) {
+      next.hyper = { ...s.hyper };
+      for (const [name, fields] of Object.entries(patch.hyper)) next.hyper[name] = { ...s.hyper[name], ...fields };
+    }
+    if (patch.surface && patch.surface !== s.surface) {
+      const surface = this.surface(patch.surface);
+      if (!surface) return;
+      next.settings = this.defaultSettings(surface);
+      next.start = surface.start;
+      next.lr = null;
+    }
+    if (patch.start) {
+      const cap = this.limits.max_coordinate;
+      next.start = patch.start.map((x) => Math.min(Math.max(x, -cap), cap));
+    }
+    if (patch.steps) next.steps = Math.min(Math.max(Math.round(patch.steps), 1), this.limits.max_descent_steps);
+    if (patch.factor) next.factor = Math.min(Math.max(patch.factor, 1), this.limits.max_divergence_factor);
+    if (patch.optimizers && !patch.optimizers.includes(next.focus)) next.focus = patch.optimizers[0];
+    this.state = next;
+    const surfaceChanged = ["surface", "settings", "source"].some((key) => key in patch);
+    const rerun = ["start", "lr", "optimizers", "hyper", "steps", "factor"].some((key) => key in patch);
+    if (final) this.form.show(next);
+    if (surfaceChanged) {
+      this.writeUrl();
+      this.refreshSurface();
+      return;
+    }
+    if (rerun) {
+      if (final) this.writeUrl();
+      this.contour.drawStart(next.start);
+      this.run({ keepStep: false });
+      return;
+    }
+    this.writeUrl();
+    this.showStep(this.timeline.step);
+  }
+
+  // ---- The server -------------------------------------------------------------------------
+
+  async refreshSurface() {
+    this.surfaceController?.abort();
+    this.runController?.abort();
+    const controller = new AbortController();
+    this.surfaceController = controller;
+    const surface = this.surface();
+    this.status = { key: "lab.status.running" };
+    this.renderStatus();
+    let answer;
+    try {
+      answer = await postSurface({ ...this.spec(), grid: Math.min(GRID, this.limits.max_surface_grid) },
+        { signal: controller.signal });
+    } catch (error) {
+      if (error?.name === "AbortError") return;
+      this.status = null;
+      this.showError(error, "lab.error_surface");
+      return;
+    }
+    if (this.surfaceController !== controller) return;
+    this.surfaceAnswer = answer;
+    this.form.clearSourceError();
+    const critical = Number.isFinite(answer.critical_lr) && answer.critical_lr > 0
+      ? { rate: answer.critical_lr, lambdaMax: answer.lambda_max } : null;
+    const presets = presetRates(surface.id, critical?.rate);
+    this.rate.setSurface(presets, critical);
+    if (this.state.lr === null) this.state.lr = presets.good;
+    this.rate.show(this.state.lr);
+    this.writeUrl();
+    const nonFinite = this.contour.drawSurface(answer);
+    this.parts.nonFinite.hidden = !nonFinite;
+    this.contour.drawStart(this.state.start);
+    this.drawnKey = null; // a redrawn surface always gets its paths again
+    await this.run({ keepStep: false });
+  }
+
+  runRequest() {
+    const s = this.state;
+    return {
+      ...this.spec(),
+      start: s.start,
+      steps: s.steps,
+      divergence_factor: s.factor,
+      optimizers: s.optimizers.map((name) => optimizerRequest(name, s.lr, s.hyper)),
+    };
+  }
+
+  async run({ keepStep }) {
+    const request = this.runRequest();
+    const key = JSON.stringify(request);
+    // The slider reports a rate while it moves and again when it is let go: the same request twice.
+    if (key === this.drawnKey && !this.runController) return;
+    this.runController?.abort();
+    const controller = new AbortController();
+    this.runController = controller;
+    this.status = { key: "lab.status.running" };
+    this.renderStatus();
+    let answer;
+    try {
+      answer = await postRun(request, { signal: controller.signal });
+    } catch (error) {
+      if (error?.name === "AbortError") return;
+      this.runController = null;
+      this.status = null;
+      this.showError(error, "lab.error_run");
+      return;
+    }
+    if (this.runController !== controller) return;
+    this.runController = null;
+    this.drawnKey = key;
+    performance.mark("descent-run-received");
+    this.status = null;
+    this.error = null;
+    this.renderError();
+    this.parts.contourBox.classList.remove("stale");
+    this.runs = answer.runs.map((run, i) => {
+      const name = run.optimizer?.name ?? request.optimizers[i].name;
+      return {
+        name,
+        style: OPTIMIZERS[name],
+        path: run.path,
+        losses: run.losses,
+        gradients: run.gradients,
+        status: run.status,
+        divergedAt: run.diverged_at ?? null,
+        reason: run.reason ?? null,
+        threshold: run.threshold ?? null,
+      };
+    });
+    this.nameRuns();
+    const count = Math.max(1, ...this.runs.map((run) => run.path.length));
+    let step = count - 1;
+    if (this.initialStep !== null && this.initialStep !== undefined) {
+      step = this.initialStep;
+      this.initialStep = null;
+    } else if (keepStep) {
+      step = this.timeline.step;
+    }
+    this.timeline.load(count, step);
+    this.drawn += 1;
+    this.parts.contourBox.dataset.runs = String(this.drawn);
+    this.renderLegend();
+    this.renderStatus();
+    this.showStep(this.timeline.step);
+    performance.mark("descent-drawn");
+  }
+
+  nameRuns() {
+    for (const run of this.runs) run.title = t(`lab.opt.${run.name}`);
+  }
+
+  // ---- Drawing ----------------------------------------------------------------------------
+
+  showStep(step) {
+    if (!this.runs.length) return;
+    const focusRun = this.runs.find((run) => run.name === this.state.focus) ?? this.runs[0];
+    const at = runAt(focusRun, step);
+    this.contour.drawStart(this.state.start);
+    this.contour.drawRuns(this.runs, step, at.point ? { point: at.point, gradient: at.gradient } : null);
+    drawLosses(this.parts.lossChart, this.runs, step);
+    this.explanation.show(this.runs, step, focusRun.name, this.state.factor);
+    const spec = this.spec();
+    const cap = this.limits.max_coordinate;
+    if (at.point && at.point.every((x) => Math.abs(x) <= cap)) {
+      const box = this.surfaceAnswer?.box ?? this.surface().box;
+      const parameterIndex = this.state.parameter === "a" ? 0 : 1;
+      const span = (box[parameterIndex][1] - box[parameterIndex][0]) / 4;
+      this.taylor.show({ spec, point: at.point, rate: this.state.lr });
+      this.line.show({ spec, point: at.point, parameter: this.state.parameter, span, rate: this.state.lr });
+    } else {
+      // A diverged run can leave the finite numbers, or the square the server evaluates in.
+      const why = at.point ? t("lab.point_far", { max: formatNumber(cap) }) : t("lab.no_point");
+      this.taylor.show(why);
+      this.line.show(why, this.state.parameter);
+    }
+    window.clearTimeout(this.stepTimer);
+    this.stepTimer = window.setTimeout(() => writeDescentState({ step }), STEP_URL_DELAY_MS);
+  }
+
+  renderLegend() {
+    const item = (testid, picture, key) => el("li", { data: { testid } }, picture, t(key));
+    const mark = (className) => el("span", { className: `legend-mark ${className}`, attrs: { "aria-hidden": "true" } });
+    this.parts.legend.replaceChildren(
+      ...this.runs.map((run) => el("li", { data: { testid: `legend-${run.name}` } }, swatch(run.style), run.title)),
+      item("legend-arrow", mark("arrow"), "lab.legend.arrow"),
+      item("legend-start", mark("start"), "lab.legend.start"),
+      ...((this.surfaceAnswer?.minima ?? []).length ? [item("legend-minimum", mark("minimum"), "lab.legend.minimum")] : []),
+      ...(this.parts.nonFinite.hidden ? [] : [item("legend-non-finite", mark("non-finite"), "lab.legend.non_finite")]),
+    );
+  }
+
+  openShortcuts() {
+    const dialog = this.parts.shortcuts;
+    if (!dialog.open) dialog.showModal();
+  }
+
+  // ---- Classroom (classroom_boot.js: the host contract) -------------------------------------
+
+  /** A student's page: the URL now holds the teacher's state; redraw, rerun or move the step as change() would. */
+  async followUrl() {
+    if (!this.state) return;
+    const s = this.state;
+    const next = this.readUrl();
+    const step = readDescentState(window.location.search, this.limits).step;
+    const differs = (keys) => keys.some((key) => JSON.stringify(next[key]) !== JSON.stringify(s[key]));
+    const surfaceChanged = differs(["surface", "settings", "source"]);
+    if (next.lr === null && !surfaceChanged) next.lr = s.lr;
+    const rerun = differs(["start", "lr", "optimizers", "hyper", "steps", "factor"]);
+    this.state = next;
+    this.form.show(next);
+    if (next.lr !== null) this.rate.show(next.lr);
+    if (surfaceChanged || rerun) {
+      this.initialStep = step;
+      await (surfaceChanged ? this.refreshSurface() : this.run({ keepStep: false }));
+      return;
+    }
+    this.timeline.pause();
+    const target = step ?? this.timeline.count - 1;
+    if (target !== this.timeline.step) this.timeline.go(target, false);
+    else this.showStep(this.timeline.step);
+  }
+
+  // ---- Language ---------------------------------------------------------------------------
+
+  async applyLanguage(code) {
+    const lang = await setLanguage(code);
+    translatePage(this.root);
+    document.title = t("lab.title");
+    for (const button of this.parts.languageButtons) {
+      button.setAttribute("aria-pressed", String(button.dataset.lang === lang));
+    }
+    for (const link of this.parts.pageLinks) {
+      const url = new URL(link.href, window.location.href);
+      url.searchParams.set("lang", lang);
+      link.href = `${url.pathname}${url.search}`;
+    }
+    this.timeline.render();
+  }
+
+  async switchLanguage(code) {
+    await this.applyLanguage(code);
+    writeDescentState({ lang: language() });
+    this.form?.renderTexts();
+    this.rate?.render();
+    this.renderStatus();
+    this.renderError();
+    if (this.runs.length) {
+      this.nameRuns();
+      this.renderLegend();
+      this.taylor.key = null;
+      this.line.key = null;
+      this.showStep(this.timeline.step);
+    }
+  }
+
+  // ---- Words around the picture -----------------------------------------------------------
+
+  renderStatus() {
+    const line = this.parts.status;
+    this.parts.contourBox.dataset.state = this.status ? "busy" : this.error ? "error" : "ready";
+    if (this.status) {
+      fill(line, this.status.key);
+    } else if (this.runs.length && this.state) {
+      fill(line, this.runs.length === 1 ? "lab.status.ready_one" : "lab.status.ready", { count: String(this.runs.length), steps: String(this.state.steps),
+        a: formatNumber(this.state.start[0]), b: formatNumber(this.state.start[1]) });
+    } else {
+      line.replaceChildren();
+    }
+  }
+
+  showError(cause, titleKey) {
+    const where = cause?.where ?? {};
+    if (Number.isInteger(where.line) && Number.isInteger(where.column) && this.state?.surface === "custom") {
+      this.form.showSourceError({ line: where.line, column: where.column, message: String(cause.message ?? "") });
+    }
+    this.error = { cause, titleKey };
+    this.parts.contourBox.classList.toggle("stale", this.runs.length > 0);
+    this.renderStatus();
+    this.renderError();
+  }
+
+  renderError() {
+    const box = this.parts.error;
+    const problem = this.error;
+    box.hidden = problem === null;
+    if (problem === null) {
+      box.replaceChildren();
+      delete box.dataset.code;
+      return;
+    }
+    const { cause, titleKey } = problem;
+    const message = el("p", { className: "error-message" });
+    if (cause instanceof ApiError && (cause.code === "network" || cause.code === "bad_response")) {
+      message.textContent = t("lab.error_network");
+    } else {
+      message.textContent = String(cause?.message ?? cause);
+    }
+    const kept = this.runs.length ? el("p", { className: "error-kept" }, t("lab.error_kept")) : null;
+    box.replaceChildren(el("p", { className: "error-title" }, t(titleKey)), message, kept);
+    box.dataset.code = cause?.code ?? "error";
+  }
+
+  async share() {
+    window.clearTimeout(this.stepTimer);
+    if (this.runs.length) writeDescentState({ step: this.timeline.step });
+    const link = window.location.href;
+    const note = this.parts.shareNote;
+    try {
+      await navigator.clipboard.writeText(link);
+      fill(note, "lab.share_copied");
+    } catch {
+      fill(note, "share.manual", { link: el("code", {}, link) });
+    }
+    note.dataset.link = link;
+    note.hidden = false;
+    window.clearTimeout(this.shareTimer);
+    this.shareTimer = window.setTimeout(() => {
+      note.hidden = true;
+    }, SHARE_NOTE_MS);
+  }
+}
+
+// ---- classroom ---- (its controls load only when used: classroom_boot.js)
+import { classroom } from "./classroom_boot.js";
+
+const lab = new Lab(document);
+classroom({
+  page: "descent",
+  ready: lab.start(),
+  state: (search) => (lab.limits ? readDescentState(search, lab.limits) : {}),
+  live: () => (lab.runs.length ? { step: lab.timeline.step } : {}),
+  follow: () => lab.followUrl(),
+});
+// ---- end classroom ----

@@ -1,0 +1,187 @@
+// A small SVG line chart with d3 for the descent page: loss curves, the Taylor comparison and the
+// one-parameter view. It draws what it is given: series of {x, y} points (a null or non-finite y is a
+// gap), vertical marks (the current step, the current rate) and highlighted points.
+import * as d3 from "/static/vendor/d3/d3.mjs";
+import { formatNumber } from "./format.js";
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const MARGIN = { top: 12, right: 14, bottom: 34, left: 62 };
+const MIN_TICK_GAP = 22;
+const MIN_WIDTH = 280;
+const MAX_WIDTH = 640;
+export const SYMBOLS = {
+  circle: d3.symbolCircle, square: d3.symbolSquare, triangle: d3.symbolTriangle, diamond: d3.symbolDiamond,
+  cross: d3.symbolCross, star: d3.symbolStar, wye: d3.symbolWye,
+};
+
+/** A tick label function with just enough digits that neighbouring ticks read differently. */
+export function tickFormat(ticks) {
+  const sorted = [...ticks].sort((p, q) => p - q);
+  let step = Infinity;
+  for (let i = 1; i < sorted.length; i += 1) step = Math.min(step, sorted[i] - sorted[i - 1]);
+  const largest = Math.max(...sorted.map(Math.abs), 0);
+  const digits = Number.isFinite(step) && step > 0 && largest > 0
+    ? Math.min(Math.max(Math.ceil(Math.log10(largest / step)) + 1, 2), 8) : 3;
+  return (value) => formatNumber(value, digits);
+}
+
+const finite = (point) => point.y !== null && Number.isFinite(point.y) && Number.isFinite(point.x);
+
+function powerTicks(low, high) {
+  const ticks = low <= 0 && high >= 0 ? [0] : [];
+  const top = Math.ceil(Math.log10(Math.max(Math.abs(low), Math.abs(high), 1)));
+  for (let k = top; k >= -3; k -= 1) ticks.push(10 ** k, -(10 ** k));
+  return ticks.filter((tick) => tick >= low && tick <= high);
+}
+
+function spaced(ticks, scale) {
+  const kept = [];
+  for (const tick of ticks) {
+    if (kept.every((other) => Math.abs(scale(other) - scale(tick)) >= MIN_TICK_GAP)) kept.push(tick);
+  }
+  return kept;
+}
+
+/** One SVG per box, reused: its viewBox keeps the drawing the box's width. */
+function svgIn(box, width, height, label) {
+  let svg = box.querySelector("svg.chart");
+  if (!svg) {
+    svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("class", "chart");
+    svg.setAttribute("role", "img");
+    box.append(svg);
+  }
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("aria-label", label);
+  return svg;
+}
+
+/**
+ * drawChart(box, {series: [{key, colour, dash, symbol, points, pointEvery}], marks: [{x, className, text}],
+ *                 dots: [{x, y, className, symbol, testid}], xLabel, yLabel, label, xDomain, yDomain,
+ *                 integerX, symlog: null | the constant of a symmetric-log y axis, aspect})
+ * The drawing is as wide as its box (so its text keeps its size on a phone) and aspect × as tall.
+ * A symmetric-log y axis (linear near zero, logarithmic beyond) suits a loss that blows up.
+ */
+export function drawChart(box, options) {
+  const { series, marks = [], dots = [], xLabel = "", yLabel = "", label = "", integerX = false,
+    symlog = null, aspect = 0.56 } = options;
+  const width = Math.round(Math.min(Math.max(box.clientWidth || 360, MIN_WIDTH), MAX_WIDTH));
+  const height = Math.round(Math.min(Math.max(width * aspect, 170), 260));
+  const svg = svgIn(box, width, height, label);
+  const root = d3.select(svg);
+  root.selectAll("*").remove();
+
+  const shown = series.map((one) => ({ ...one, points: one.points.filter(finite) }));
+  const all = [...shown.flatMap((one) => one.points), ...dots.filter(finite)];
+  if (all.length === 0) return svg;
+
+  const [xLow, xHigh] = options.xDomain ?? d3.extent(all, (point) => point.x);
+  let [yLow, yHigh] = options.yDomain ?? d3.extent(all, (point) => point.y);
+  if (yLow === yHigh) {
+    const pad = Math.abs(yLow) * 0.1 || 1;
+    [yLow, yHigh] = [yLow - pad, yHigh + pad];
+  }
+  const x = d3.scaleLinear().domain([xLow, xHigh > xLow ? xHigh : xLow + 1])
+    .range([MARGIN.left, width - MARGIN.right]);
+  const wide = symlog !== null && symlog > 0;
+  const y = (wide ? d3.scaleSymlog().constant(symlog) : d3.scaleLinear())
+    .domain([yLow, yHigh]).range([height - MARGIN.bottom, MARGIN.top]);
+  if (!wide) y.nice(4);
+  const yTicks = wide ? spaced(powerTicks(yLow, yHigh), y) : y.ticks(4);
+  let xTicks = x.ticks(5);
+  if (integerX) xTicks = xTicks.filter(Number.isInteger);
+
+  const clipId = `clip-${box.dataset.testid ?? Math.random().toString(36).slice(2)}`;
+  root.append("clipPath").attr("id", clipId).append("rect")
+    .attr("x", MARGIN.left).attr("y", MARGIN.top - 4)
+    .attr("width", width - MARGIN.left - MARGIN.right).attr("height", height - MARGIN.top - MARGIN.bottom + 8);
+
+  root.append("g").attr("class", "axis x-axis").attr("transform", `translate(0,${height - MARGIN.bottom})`)
+    .call(d3.axisBottom(x).tickValues(xTicks).tickFormat(tickFormat(xTicks)).tickSizeOuter(0));
+  root.append("g").attr("class", "axis y-axis").attr("transform", `translate(${MARGIN.left},0)`)
+    .call(d3.axisLeft(y).tickValues(yTicks).tickFormat(wide ? (value) => formatNumber(value, 3) : tickFormat(yTicks))
+      .tickSizeOuter(0));
+  if (xLabel) {
+    root.append("text").attr("class", "axis-label").attr("x", (MARGIN.left + width - MARGIN.right) / 2)
+      .attr("y", height - 3).attr("text-anchor", "middle").text(xLabel);
+  }
+  if (yLabel) {
+    root.append("text").attr("class", "axis-label").attr("text-anchor", "middle")
+      .attr("transform", `translate(12,${(MARGIN.top + height - MARGIN.bottom) / 2}) rotate(-90)`).text(yLabel);
+  }
+  if (y.domain()[0] < 0 && y.domain()[1] > 0) {
+    root.append("line").attr("class", "zero-line").attr("x1", MARGIN.left).attr("x2", width - MARGIN.right)
+      .attr("y1", y(0)).attr("y2", y(0));
+  }
+
+  const plot = root.append("g").attr("clip-path", `url(#${clipId})`);
+  for (const mark of marks) {
+    if (!Number.isFinite(mark.x)) continue;
+    const group = plot.append("g").attr("class", `mark ${mark.className ?? ""}`);
+    group.append("line").attr("x1", x(mark.x)).attr("x2", x(mark.x))
+      .attr("y1", MARGIN.top).attr("y2", height - MARGIN.bottom);
+    if (mark.text) {
+      const right = x(mark.x) > (MARGIN.left + width - MARGIN.right) / 2;
+      group.append("text").attr("x", x(mark.x) + (right ? -4 : 4)).attr("y", MARGIN.top + 10)
+        .attr("text-anchor", right ? "end" : "start").text(mark.text);
+    }
+  }
+  const line = d3.line().x((point) => x(point.x)).y((point) => y(point.y));
+  for (const one of shown) {
+    const group = plot.append("g").attr("class", `series ${one.className ?? ""}`).attr("data-series", one.key);
+    // A gap (a non-finite y) breaks the line: draw each finite run on its own.
+    const original = series.find((s) => s.key === one.key).points;
+    const runs = [];
+    let current = [];
+    for (const point of original) {
+      if (finite(point)) current.push(point);
+      else if (current.length) {
+        runs.push(current);
+        current = [];
+      }
+    }
+    if (current.length) runs.push(current);
+    for (const run of runs) {
+      const path = group.append("path").attr("class", "line").attr("d", line(run))
+        .attr("stroke", one.colour ?? "#1b1f24");
+      if (one.dash) path.attr("stroke-dasharray", one.dash);
+    }
+    if (one.symbol) {
+      const every = Math.max(1, one.pointEvery ?? 1);
+      const symbol = d3.symbol(SYMBOLS[one.symbol] ?? d3.symbolCircle, 30);
+      group.selectAll("path.point").data(one.points.filter((_, i) => i % every === 0)).join("path")
+        .attr("class", "point").attr("transform", (point) => `translate(${x(point.x)},${y(point.y)})`)
+        .attr("d", symbol).attr("fill", one.colour ?? null);
+    }
+  }
+  for (const dot of dots) {
+    if (!finite(dot)) continue;
+    const symbol = d3.symbol(SYMBOLS[dot.symbol] ?? d3.symbolCircle, dot.size ?? 60);
+    const path = plot.append("path").attr("class", `dot ${dot.className ?? ""}`)
+      .attr("transform", `translate(${x(dot.x)},${y(dot.y)})`).attr("d", symbol);
+    if (dot.colour) path.attr("fill", dot.colour);
+    if (dot.testid) path.attr("data-testid", dot.testid);
+  }
+  return svg;
+}
+
+/** A small picture of one series' look (its dash and marker), for legends: never colour alone. */
+export function swatch({ colour, dash, symbol }, { width = 36, height = 16 } = {}) {
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("class", "swatch");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("width", String(width));
+  svg.setAttribute("height", String(height));
+  svg.setAttribute("aria-hidden", "true");
+  const root = d3.select(svg);
+  const line = root.append("line").attr("x1", 1).attr("x2", width - 1).attr("y1", height / 2).attr("y2", height / 2)
+    .attr("stroke", colour ?? "currentColor").attr("stroke-width", 2.5);
+  if (dash) line.attr("stroke-dasharray", dash);
+  if (symbol) {
+    root.append("path").attr("d", d3.symbol(SYMBOLS[symbol] ?? d3.symbolCircle, 44)())
+      .attr("transform", `translate(${width / 2},${height / 2})`).attr("fill", colour ?? "currentColor")
+      .attr("stroke", "#ffffff").attr("stroke-width", 1);
+  }
+  return svg;
+}

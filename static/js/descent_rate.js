@@ -1,0 +1,136 @@
+// The learning rate: a logarithmic slider with a box for the exact number, four quick rates that show
+// the four behaviours (crawl, good, oscillate, diverge), and on the quadratic bowl the critical rate
+// 2/lambda_max marked on the slider's track.
+import { boxText, parseNumber } from "./descent_form.js";
+import { formatNumber } from "./format.js";
+import { fill } from "./i18n.js";
+
+const DECADES_AROUND = 1; // the slider runs from a decade below the smallest preset to one above the largest
+
+export class RateControl {
+  /** onRate(rate, {final}): final is false while a slider is being dragged. */
+  constructor(root, { onRate, limits }) {
+    this.root = root;
+    this.onRate = onRate;
+    this.limits = limits;
+    this.rate = null;
+    this.presets = {};
+    this.critical = null;
+    this.logRange = [-5, 2];
+    const find = (selector) => root.querySelector(selector);
+    this.parts = {
+      box: find("#rate"),
+      slider: find("#rate-slider"),
+      mark: find("#critical-mark"),
+      markText: find("#critical-mark .critical-text"),
+      hint: find("#critical-hint"),
+      presets: [...root.querySelectorAll("[data-preset]")],
+    };
+    const p = this.parts;
+    this.renderRange();
+    p.slider.addEventListener("input", () => this.fromSlider(false));
+    p.slider.addEventListener("change", () => this.fromSlider(true));
+    const typed = () => {
+      const rate = parseNumber(p.box.value);
+      const ok = rate !== null && rate > 0;
+      p.box.setAttribute("aria-invalid", String(!ok));
+      if (ok) this.set(this.clamp(rate), true);
+    };
+    p.box.addEventListener("change", typed);
+    p.box.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        typed();
+      }
+    });
+    for (const button of p.presets) {
+      button.addEventListener("click", () => {
+        const rate = this.presets[button.dataset.preset];
+        if (rate) this.set(this.clamp(rate), true);
+      });
+    }
+  }
+
+  /** Where a rate sits along the slider, 0 (left) to 1 (right). */
+  position(rate) {
+    const [low, high] = this.logRange;
+    return Math.min(Math.max((Math.log10(rate) - low) / (high - low), 0), 1);
+  }
+
+  renderRange() {
+    this.parts.slider.min = String(this.logRange[0]);
+    this.parts.slider.max = String(this.logRange[1]);
+  }
+
+  clamp(rate) {
+    return Math.min(Math.max(rate, this.limits.min_learning_rate), this.limits.max_learning_rate);
+  }
+
+  fromSlider(final) {
+    const rate = Number((10 ** Number(this.parts.slider.value)).toPrecision(3));
+    this.set(rate, final);
+  }
+
+  set(rate, final) {
+    this.show(rate);
+    this.onRate(rate, { final });
+  }
+
+  /** Show a rate without reporting it. */
+  show(rate) {
+    this.rate = rate;
+    const p = this.parts;
+    if (document.activeElement !== p.box) p.box.value = boxText(rate);
+    p.box.removeAttribute("aria-invalid");
+    p.box.dataset.rate = String(rate);
+    if (document.activeElement !== p.slider) p.slider.value = String(Math.log10(rate));
+    p.slider.setAttribute("aria-valuetext", formatNumber(rate));
+    this.renderPresets();
+  }
+
+  /** The presets for this surface ({crawl, good, oscillate, diverge}) and its critical rate, or null. */
+  setSurface(presets, critical) {
+    this.presets = presets;
+    this.critical = critical;
+    const logs = Object.values(presets).map(Math.log10);
+    const floor = Math.ceil(Math.log10(this.limits.min_learning_rate));
+    const ceiling = Math.floor(Math.log10(this.limits.max_learning_rate));
+    this.logRange = [Math.max(Math.floor(Math.min(...logs)) - DECADES_AROUND, floor),
+      Math.min(Math.ceil(Math.max(...logs)) + DECADES_AROUND, ceiling)];
+    this.renderRange();
+    if (this.rate !== null) this.show(this.rate);
+    this.renderCritical();
+    this.renderPresets();
+  }
+
+  renderPresets() {
+    for (const button of this.parts.presets) {
+      const rate = this.presets[button.dataset.preset];
+      button.dataset.rate = String(rate ?? "");
+      button.title = rate ? formatNumber(rate) : "";
+      button.setAttribute("aria-pressed", String(rate !== undefined && this.rate !== null
+        && Math.abs(rate - this.rate) <= 1e-9 * rate));
+    }
+  }
+
+  renderCritical() {
+    const p = this.parts;
+    const critical = this.critical;
+    p.mark.hidden = critical === null;
+    p.hint.hidden = critical === null;
+    p.mark.parentElement.classList.toggle("marked", critical !== null);
+    if (critical === null) return;
+    p.mark.dataset.rate = String(critical.rate);
+    p.mark.style.setProperty("--at", String(this.position(critical.rate)));
+    p.mark.classList.toggle("right", this.position(critical.rate) > 0.6);
+    fill(p.markText, "lab.critical", { rate: formatNumber(critical.rate) });
+    fill(p.hint, "lab.critical_hint", { lambda: formatNumber(critical.lambdaMax), rate: formatNumber(critical.rate) });
+  }
+
+  /** After a language switch. */
+  render() {
+    this.renderCritical();
+    this.renderPresets();
+  }
+}
+

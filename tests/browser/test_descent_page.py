@@ -1,0 +1,385 @@
+"""The gradient-descent lab (/descent) in a real browser, against the real API: choosing a start by
+clicking the contours, a new learning rate redrawing the paths, divergence flagged, the critical rate
+2/lambda_max on the slider, Taylor's promise against the real loss, the one-parameter view, a typed
+surface with an error, the link, both languages, the keyboard and a phone's width."""
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from .explorer import EXPECTED_422, MINUS
+
+RUNS = "svg[data-testid=contour] g.run"
+# The quadratic bowl at its defaults: H = diag(1, 10), start (-2.5, 1), so L0 = 8.125 and g0 = (-2.5, 10).
+QUADRATIC_START = (-2.5, 1.0)
+QUADRATIC_LOSS = 8.125
+QUADRATIC_GRADIENT = (-2.5, 10.0)
+
+
+def runs_drawn(page) -> int:
+    return int(page.get_attribute("#contour-box", "data-runs") or 0)
+
+
+def wait_for_runs(page, after: int = 0) -> int:
+    """Wait until a run newer than `after` is drawn and nothing is in flight; the count of runs drawn."""
+    page.wait_for_function(f"""() => {{
+        const box = document.querySelector('#contour-box');
+        return Number(box.dataset.runs || 0) > {after} && box.dataset.state === 'ready'
+            && document.querySelectorAll('{RUNS}').length > 0;
+    }}""")
+    return runs_drawn(page)
+
+
+def runs(page) -> dict[str, dict[str, str]]:
+    """optimizer -> the data attributes of its drawn path."""
+    groups = page.eval_on_selector_all(RUNS, "groups => groups.map(g => ({...g.dataset, d: g.querySelector('.run-line').getAttribute('d')}))")
+    return {group["optimizer"]: group for group in groups}
+
+
+def url_params(page) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(urlsplit(page.url).query).items()}
+
+
+def set_rate(page, rate: str) -> None:
+    before = runs_drawn(page)
+    page.fill("[data-testid=rate]", rate)
+    page.press("[data-testid=rate]", "Enter")
+    wait_for_runs(page, before)
+
+
+def go_home(page) -> None:
+    page.evaluate("document.activeElement?.blur()")
+    page.keyboard.press("Home")
+    page.wait_for_function("() => document.querySelector('[data-testid=timeline]').dataset.step === '0'")
+
+
+def taylor_numbers(page) -> dict[str, float]:
+    page.wait_for_function("() => document.querySelector('[data-testid=taylor]').dataset.state === 'ready'")
+    values = page.eval_on_selector_all("[data-testid=taylor-numbers] dd",
+                                       "items => items.map(dd => [dd.dataset.testid, dd.dataset.value])")
+    return {key.removeprefix("taylor-"): float(value) for key, value in values}
+
+
+def test_clicking_the_plot_chooses_the_start_and_every_path_starts_there(open_page, artifacts):
+    probe = open_page("/descent")
+    page = probe.page
+    first = wait_for_runs(page)
+    start = page.locator("[data-testid=start-marker]")
+    assert (float(start.get_attribute("data-a")), float(start.get_attribute("data-b"))) == QUADRATIC_START
+
+    frame = page.locator("svg[data-testid=contour] .clip-rect").bounding_box()
+    page.mouse.click(frame["x"] + 0.75 * frame["width"], frame["y"] + 0.2 * frame["height"])
+    wait_for_runs(page, first)
+
+    a, b = float(start.get_attribute("data-a")), float(start.get_attribute("data-b"))
+    # The bowl's box is [-3, 3] x [-3, 3]; b grows upwards.
+    assert a == pytest.approx(1.5, abs=0.05) and b == pytest.approx(1.8, abs=0.05)
+    drawn = runs(page)
+    assert sorted(drawn) == ["adam", "momentum", "sgd"]
+    for group in drawn.values():
+        assert (float(group["startA"]), float(group["startB"])) == (a, b)
+        assert group["d"].startswith("M")
+    assert page.input_value("[data-testid=start-a]").replace(MINUS, "-") == str(a)
+    assert url_params(page)["start"] == f"{a},{b}"
+    page.screenshot(path=str(artifacts / "descent-1280-start.png"), full_page=True)
+    probe.assert_clean()
+
+
+def test_a_new_learning_rate_changes_the_path_and_the_link(open_page):
+    probe = open_page("/descent")
+    page = probe.page
+    wait_for_runs(page)
+    before = runs(page)["sgd"]
+
+    set_rate(page, "0.02")
+
+    after = runs(page)["sgd"]
+    assert after["d"] != before["d"]
+    assert (after["startA"], after["startB"]) == (before["startA"], before["startB"])
+    # A smaller rate crawls: after the same 100 steps plain gradient descent is still further from (0, 0).
+    assert abs(float(after["a"])) > abs(float(before["a"]))
+    assert url_params(page)["lr"] == "0.02"
+    assert page.get_attribute("[data-testid=rate-slider]", "aria-valuetext") == "0.02"
+    probe.assert_clean()
+
+
+def test_dragging_the_log_slider_redraws_the_paths(open_page):
+    probe = open_page("/descent")
+    page = probe.page
+    first = wait_for_runs(page)
+    before = runs(page)["sgd"]["d"]
+    slider = page.locator("[data-testid=rate-slider]")
+    slider.focus()
+    page.keyboard.press("ArrowLeft")  # one step of 0.01 in log10: the rate times 10^-0.01
+    wait_for_runs(page, first)
+    rate = float(page.get_attribute("[data-testid=rate]", "data-rate"))
+    assert rate == pytest.approx(0.1 * 10 ** -0.01, rel=0.01)
+    assert runs(page)["sgd"]["d"] != before
+    probe.assert_clean()
+
+
+def test_a_divergent_rate_is_flagged_with_a_marker_and_a_sentence(open_page, artifacts):
+    probe = open_page("/descent")
+    page = probe.page
+    first = wait_for_runs(page)
+
+    page.click("[data-testid=preset-diverge]")
+    wait_for_runs(page, first)
+
+    sgd = runs(page)["sgd"]
+    assert sgd["status"] == "diverged"
+    step = sgd["divergedAt"]
+    marker = page.locator("[data-testid=divergence-marker-sgd]")
+    assert marker.count() == 1 and marker.get_attribute("data-step") == step
+    sentence = page.locator("[data-testid=divergence-sgd]")
+    assert sentence.get_attribute("data-step") == step
+    assert f"SGD diverged at step {step}" in sentence.inner_text()
+    assert "⚠" in sentence.inner_text()
+    assert page.get_attribute("[data-testid=run-sgd]", "data-status") == "diverged"
+    # The divergent preset is above the critical rate marked on the slider.
+    rate = float(page.get_attribute("[data-testid=rate]", "data-rate"))
+    assert rate > float(page.get_attribute("[data-testid=critical-mark]", "data-rate"))
+    page.screenshot(path=str(artifacts / "descent-1280-diverged.png"), full_page=True)
+    probe.assert_clean()
+
+
+def test_plain_descent_on_the_bowl_converges_just_below_the_critical_rate_and_diverges_just_above(open_page):
+    probe = open_page("/descent?opt=sgd&steps=400")
+    page = probe.page
+    wait_for_runs(page)
+    critical = float(page.get_attribute("[data-testid=critical-mark]", "data-rate"))
+    assert critical == pytest.approx(0.2)
+
+    set_rate(page, str(round(critical * 0.95, 6)))
+    assert runs(page)["sgd"]["status"] != "diverged"
+    assert page.locator("[data-testid=divergence]").is_hidden()
+
+    set_rate(page, str(round(critical * 1.05, 6)))
+    assert runs(page)["sgd"]["status"] == "diverged"
+    assert page.locator("[data-testid=divergence-sgd]").is_visible()
+    probe.assert_clean()
+
+
+def test_the_critical_rate_is_marked_on_the_slider_for_the_quadratic_only(open_page):
+    probe = open_page("/descent")
+    page = probe.page
+    first = wait_for_runs(page)
+    mark = page.locator("[data-testid=critical-mark]")
+    assert mark.is_visible()
+    assert float(mark.get_attribute("data-rate")) == pytest.approx(2 / 10)
+    assert "2/λmax = 0.2" in mark.inner_text()
+    # It stands where 0.2 is on the logarithmic track.
+    slider = page.locator("[data-testid=rate-slider]").bounding_box()
+    low, high = float(page.get_attribute("[data-testid=rate-slider]", "min")), float(page.get_attribute("[data-testid=rate-slider]", "max"))
+    tick = page.locator("[data-testid=critical-mark] .critical-tick").bounding_box()
+    fraction = (-0.69897 - low) / (high - low)  # log10(0.2)
+    expected = slider["x"] + 8 + fraction * (slider["width"] - 16)
+    assert tick["x"] + tick["width"] / 2 == pytest.approx(expected, abs=3)
+
+    page.fill("[data-testid=setting-condition]", "100")
+    page.press("[data-testid=setting-condition]", "Enter")
+    wait_for_runs(page, first)
+    assert float(mark.get_attribute("data-rate")) == pytest.approx(2 / 100)
+    assert url_params(page)["condition"] == "100"
+
+    second = runs_drawn(page)
+    page.select_option("[data-testid=surface-select]", "rosenbrock")
+    wait_for_runs(page, second)
+    assert mark.is_hidden()
+    probe.assert_clean()
+
+
+def test_the_taylor_panel_shows_the_prediction_beside_the_real_loss(open_page, artifacts):
+    probe = open_page("/descent")
+    page = probe.page
+    wait_for_runs(page)
+    go_home(page)
+
+    numbers = taylor_numbers(page)
+    eta = 0.1
+    squared = QUADRATIC_GRADIENT[0] ** 2 + QUADRATIC_GRADIENT[1] ** 2  # 106.25
+    a, b = QUADRATIC_START[0] - eta * QUADRATIC_GRADIENT[0], QUADRATIC_START[1] - eta * QUADRATIC_GRADIENT[1]
+    assert numbers["loss"] == pytest.approx(QUADRATIC_LOSS)
+    assert numbers["predicted"] == pytest.approx(QUADRATIC_LOSS - eta * squared)  # -2.5
+    assert numbers["actual"] == pytest.approx(0.5 * (a * a + 10 * b * b))  # 2.53125
+    assert numbers["gap"] == pytest.approx(numbers["actual"] - numbers["predicted"])
+    assert page.locator("[data-testid=taylor-chart] [data-series=predicted] path.line").count() == 1
+    assert page.locator("[data-testid=taylor-chart] [data-series=actual] path.line").count() >= 1
+    verdict = page.locator("[data-testid=taylor-verdict]")
+    assert verdict.inner_text().strip()
+    # At twice the critical rate a plain step raises the loss: the panel says from which rate.
+    set_rate(page, "0.4")
+    go_home(page)
+    page.wait_for_function("() => document.querySelector('[data-testid=taylor]').dataset.rate === '0.4'")
+    assert float(verdict.get_attribute("data-rises-from")) <= 0.4
+    assert "raises the loss" in verdict.inner_text()
+    assert taylor_numbers(page)["actual"] > QUADRATIC_LOSS
+    page.screenshot(path=str(artifacts / "descent-1280-taylor.png"), full_page=True)
+    probe.assert_clean()
+
+
+def test_the_one_parameter_view_draws_the_tangent_at_the_point(open_page):
+    probe = open_page("/descent")
+    page = probe.page
+    wait_for_runs(page)
+    go_home(page)
+    chart = page.locator("[data-testid=line-chart]")
+    page.wait_for_function("() => document.querySelector('[data-testid=line-chart]').dataset.slope === '-2.5'")
+    assert float(chart.get_attribute("data-at")) == pytest.approx(QUADRATIC_LOSS)
+    assert "negative" in page.inner_text("[data-testid=line-sentence]")
+    assert page.locator("[data-testid=line-chart] [data-series=tangent] path.line").count() == 1
+
+    page.click("[data-testid=line-b]")
+    page.wait_for_function("() => document.querySelector('[data-testid=line-chart]').dataset.slope === '10'")
+    assert "positive" in page.inner_text("[data-testid=line-sentence]")
+    assert url_params(page)["param"] == "b"
+    probe.assert_clean()
+
+
+def test_stepping_moves_every_optimizer_and_the_gradient_arrow(open_page):
+    probe = open_page("/descent")
+    page = probe.page
+    wait_for_runs(page)
+    go_home(page)
+    arrow = page.locator("[data-testid=gradient-arrow]")
+    assert (float(arrow.get_attribute("data-ga")), float(arrow.get_attribute("data-gb"))) == QUADRATIC_GRADIENT
+    assert runs(page)["sgd"]["points"] == "1"
+
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('[data-testid=timeline]').dataset.step === '1'")
+    sgd = runs(page)["sgd"]
+    assert (float(sgd["a"]), float(sgd["b"])) == pytest.approx((-2.25, 0.0))  # theta - 0.1 * g
+    assert float(arrow.get_attribute("data-a")) == pytest.approx(-2.25)
+    assert "Step 1 of 100" in page.inner_text("[data-testid=step-counter]")
+
+    page.keyboard.press("End")
+    page.wait_for_function("() => document.querySelector('[data-testid=timeline]').dataset.step === '100'")
+    page.keyboard.press("?")
+    assert page.locator("[data-testid=shortcuts]").is_visible()
+    page.keyboard.press("Escape")
+    page.locator("[data-testid=shortcuts]").wait_for(state="hidden")
+    page.wait_for_function("() => document.activeElement === document.body")
+    page.keyboard.press(" ")  # at the end, play starts again from the start
+    page.wait_for_function("() => document.querySelector('[data-testid=timeline]').dataset.playing === 'true'")
+    page.wait_for_function("() => Number(document.querySelector('[data-testid=timeline]').dataset.step) >= 3")
+    page.keyboard.press(" ")
+    page.wait_for_function("() => document.querySelector('[data-testid=timeline]').dataset.playing === 'false'")
+    assert int(page.get_attribute("[data-testid=timeline]", "data-step")) < 100
+    probe.assert_clean()
+
+
+def test_the_link_keeps_the_whole_view_and_is_clamped_to_the_limits(open_page, live_server):
+    probe = open_page("/descent?surface=himmelblau&start=1,-2&opt=sgd,nesterov,rmsprop&lr=0.005"
+                      "&hp=nesterov.beta:0.5,rmsprop.rho:0.99&steps=50&step=10&focus=rmsprop")
+    page = probe.page
+    wait_for_runs(page)
+    assert page.input_value("[data-testid=surface-select]") == "himmelblau"
+    assert page.get_attribute("[data-testid=timeline]", "data-step") == "10"
+    assert sorted(runs(page)) == ["nesterov", "rmsprop", "sgd"]
+    assert page.input_value("[data-testid=hp-nesterov-beta]") == "0.5"
+    assert page.input_value("[data-testid=hp-rmsprop-rho]") == "0.99"
+    assert page.is_checked("[data-testid=follow-rmsprop]")
+    assert page.get_attribute("[data-testid=gradient-arrow]", "data-a") == runs(page)["rmsprop"]["a"]
+    assert int(page.get_attribute("[data-testid=scrub]", "max")) == 50
+
+    page.goto(live_server + "/descent?surface=nowhere&start=1e9,-1e9&lr=1e99&steps=999999&factor=0.5&opt=bogus")
+    wait_for_runs(page)
+    limits = page.evaluate("fetch('/api/v1/limits').then(r => r.json())")
+    params = url_params(page)
+    assert params["surface"] == "quadratic"
+    assert [float(x) for x in params["start"].split(",")] == [limits["max_coordinate"], -limits["max_coordinate"]]
+    assert float(params["lr"]) == limits["max_learning_rate"]
+    assert page.input_value("[data-testid=steps]") == str(limits["max_descent_steps"])
+    assert page.input_value("[data-testid=factor]") == "1000"
+    assert sorted(runs(page)) == ["adam", "momentum", "sgd"]
+    probe.assert_clean()
+
+
+def test_a_typed_surface_with_a_parse_error_is_marked_at_its_line_and_column(open_page, artifacts):
+    probe = open_page("/descent")
+    page = probe.page
+    first = wait_for_runs(page)
+    page.select_option("[data-testid=surface-select]", "custom")
+    second = wait_for_runs(page, first)
+
+    page.fill("[data-testid=custom-source]", "f = a * * b")
+    page.click("[data-testid=custom-draw]")
+    error = page.locator("[data-testid=custom-error]")
+    error.wait_for()
+    assert (error.get_attribute("data-line"), error.get_attribute("data-column")) == ("1", "9")
+    assert "Line 1, column 9" in error.inner_text()
+    assert page.locator("[data-testid=error]").is_visible()
+    assert "contour-box" in page.get_attribute("#contour-box", "id")
+    assert "stale" in page.get_attribute("#contour-box", "class")
+    page.screenshot(path=str(artifacts / "descent-1280-parse-error.png"), full_page=True)
+
+    page.fill("[data-testid=custom-source]", "f = log(a) + b^2")
+    page.click("[data-testid=custom-draw]")
+    wait_for_runs(page, second)
+    assert error.is_hidden()
+    # log(a) is not finite for a <= 0: the region is hatched and a sentence says so.
+    assert page.locator("[data-testid=non-finite-region]").count() >= 1
+    assert page.locator("[data-testid=non-finite-note]").is_visible()
+    assert url_params(page)["src"] == "f = log(a) + b^2"
+    probe.assert_clean(allowed_console=EXPECTED_422)
+
+
+def test_the_chinese_page_speaks_chinese_and_both_tables_have_the_same_keys(open_page, artifacts):
+    probe = open_page("/descent", locale="zh-CN")
+    page = probe.page
+    wait_for_runs(page)
+    go_home(page)
+    page.wait_for_function("() => document.querySelector('[data-testid=taylor]').dataset.state === 'ready'")
+    assert page.get_attribute("html", "lang") == "zh-Hans"
+    assert page.inner_text("#picture-heading") == "损失的等高线"
+    assert "泰勒" in page.inner_text("#taylor-heading")
+    assert "学习率" in page.inner_text("#rate-label")
+    assert "病态二次碗" in page.inner_text("[data-testid=surface-select]")
+    assert "梯度下降" in page.title()
+    page.click("[data-testid=preset-diverge]")
+    page.wait_for_selector("[data-testid=divergence-sgd]")
+    assert "发散" in page.inner_text("[data-testid=divergence-sgd]")
+    page.screenshot(path=str(artifacts / "descent-1280-zh.png"), full_page=True)
+
+    page.click("[data-testid=lang-en]")
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
+    assert page.inner_text("#picture-heading") == "Contours of the loss"
+    assert "diverged" in page.inner_text("[data-testid=divergence-sgd]")
+    assert url_params(page)["lang"] == "en"
+    missing = page.evaluate("import('/static/js/i18n.js').then(module => module.missingKeys())")
+    assert missing == {}
+    probe.assert_clean()
+
+
+@pytest.mark.parametrize("width,height", [(375, 812), (1280, 900)], ids=["phone-375", "desktop-1280"])
+def test_the_page_fits_the_screen_with_thumb_sized_controls(open_page, artifacts, width, height):
+    probe = open_page("/descent", width=width, height=height)
+    page = probe.page
+    wait_for_runs(page)
+    page.wait_for_function("() => document.querySelector('[data-testid=taylor]').dataset.state === 'ready'")
+
+    page.screenshot(path=str(artifacts / f"descent-{width}.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, "the page scrolls sideways"
+    too_small = page.evaluate("""() => [...document.querySelectorAll(
+            'button, select, summary, a.tab, input[type=text], input[type=range], label.follow, label.optimizer-choice')]
+        .filter(el => el.offsetParent !== null)
+        .map(el => ({ name: el.dataset.testid || el.id || el.textContent.trim(), height: el.getBoundingClientRect().height }))
+        .filter(control => control.height < 44)""")
+    assert too_small == []
+    if width < 600:
+        tops = page.evaluate("""() => Object.fromEntries(['contour', 'timeline', 'rate-box', 'explanation', 'lab-form'].map(id =>
+            [id, document.querySelector(`[data-testid=${id}]`).getBoundingClientRect().top + scrollY]))""")
+        assert tops["contour"] < tops["timeline"] < tops["rate-box"] < tops["explanation"] < tops["lab-form"]
+    probe.assert_clean()
+
+
+def test_the_page_s_own_code_stays_out_of_the_explorer(open_page):
+    """The explorer fetches none of the descent modules: its byte budget is untouched."""
+    probe = open_page("/")
+    page = probe.page
+    page.wait_for_selector("svg[data-testid=graph] g.node")
+    fetched = [url for url in probe.requests if "/static/" in url]
+    assert not [url for url in fetched if "descent.css" in url or "/descent_" in url and "descent_panel" not in url]
+    assert page.locator("[data-testid=tab-descent]").get_attribute("href").startswith("/descent")
+    probe.assert_clean()
