@@ -1,0 +1,102 @@
+// The network endpoints of /api/v1: data sets, parsing the user's points, one iteration traced,
+// training (all at once, or streamed as server-sent events read with fetch + ReadableStream),
+// and comparing optimizers. Every failure is an ApiError with the envelope's code, message, where.
+import { ApiError, request } from "./api.js";
+
+const API = "/api/v1";
+
+export function getDatasets({ signal } = {}) {
+  return request("/datasets", { signal });
+}
+
+/** {text, kind} -> {points, features, classes}; a bad row is a 422 whose where names the row. */
+export function parsePoints(body, { signal } = {}) {
+  return request("/data/parse", { method: "POST", body, signal });
+}
+
+/** A toy set's points split into train and test: {kind, features, classes, train: rows, test: rows, bounds}. */
+export function getPoints(query, { signal } = {}) {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) if (value !== null && value !== undefined) search.set(name, String(value));
+  return request(`/data/points?${search}`, { signal });
+}
+
+/** The points of a network request's data part (the user's own), split as the network requests split them. */
+export function postPoints(body, { signal } = {}) {
+  return request("/data/points", { method: "POST", body, signal });
+}
+
+export function postIteration(body, { signal } = {}) {
+  return request("/network/iteration", { method: "POST", body, signal });
+}
+
+export function postTrain(body, { signal } = {}) {
+  return request("/network/train", { method: "POST", body, signal });
+}
+
+export function postCompare(body, { signal } = {}) {
+  return request("/network/compare", { method: "POST", body, signal });
+}
+
+/** One server-sent event from its lines: {event, data} with data parsed as JSON (null if it is not). */
+function parseEvent(block) {
+  let event = "message";
+  const data = [];
+  for (const line of block.split(/\r?\n/)) {
+    if (line.startsWith(":")) continue;
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+    if (field === "event") event = value;
+    else if (field === "data") data.push(value);
+  }
+  if (data.length === 0) return null;
+  try {
+    return { event, data: JSON.parse(data.join("\n")) };
+  } catch {
+    return { event, data: null };
+  }
+}
+
+/**
+ * POST /network/train/stream and call onEvent({event, data}) for each event as it arrives. Resolves
+ * when the stream ends; rejects with ApiError on an HTTP error, with AbortError when signal aborts
+ * (aborting is how a run is stopped: the server notices the closed connection).
+ */
+export async function streamTrain(body, { signal, onEvent }) {
+  let response;
+  try {
+    response = await fetch(`${API}/network/train/stream`, {
+      method: "POST", signal, body: JSON.stringify(body),
+      headers: { accept: "text/event-stream", "content-type": "application/json" },
+    });
+  } catch (error) {
+    if (error?.name === "AbortError") throw error;
+    throw new ApiError("network", String(error?.message ?? error));
+  }
+  if (!response.ok) {
+    let payload = null;
+    try {
+      payload = await response.json();
+    } catch (error) {
+      if (error?.name === "AbortError") throw error;
+    }
+    const envelope = payload?.error;
+    throw new ApiError(envelope?.code ?? "http_error", envelope?.message ?? `HTTP ${response.status}`,
+      envelope?.where, response.status);
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    buffer += decoder.decode(value ?? new Uint8Array(), { stream: !done });
+    const blocks = buffer.split(/\r?\n\r?\n/);
+    buffer = done ? "" : blocks.pop();
+    for (const block of blocks) {
+      const parsed = block.trim() ? parseEvent(block) : null;
+      if (parsed) onEvent(parsed);
+    }
+    if (done) return;
+  }
+}
