@@ -13,7 +13,8 @@ export class ApiError extends Error {
   }
 }
 
-async function request(path, { method = "GET", body, signal } = {}) {
+/** One call to /api/v1: the page modules of other pages build their endpoints on it. */
+export async function request(path, { method = "GET", body, signal } = {}) {
   const init = { method, signal, headers: { accept: "application/json" } };
   if (body !== undefined) {
     init.headers["content-type"] = "application/json";

@@ -574,4 +574,20 @@ registerPanel(lazyPanel({ id: "gradcheck", headingKey: "gradcheck.heading", load
 registerPanel(exportPanel);
 // ---- end panels ----
 
-new Explorer(document, registered).start();
+// ---- classroom ---- (its controls load only when used: classroom_boot.js; this page's part of them,
+// following the teacher and the question to ask, is explorer_classroom.js, loaded with them)
+import { classroom } from "./classroom_boot.js";
+
+const explorer = new Explorer(document, registered);
+let explorerClassroom = null;
+const loadExplorerClassroom = async () => (explorerClassroom ??= await import("./explorer_classroom.js"));
+classroom({
+  page: "explorer",
+  ready: explorer.start(),
+  prepare: loadExplorerClassroom,
+  state: (search) => (explorer.limits ? readState(search, explorer.limits) : {}),
+  live: () => (explorer.replay ? { step: explorer.timeline.step } : {}),
+  follow: async (before) => (await loadExplorerClassroom()).follow(explorer, before, DEFAULT_EXAMPLE),
+  question: () => explorerClassroom?.question(explorer) ?? null,
+});
+// ---- end classroom ----

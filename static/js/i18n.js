@@ -15,8 +15,28 @@ export function isLanguage(code) {
   return typeof code === "string" && Object.hasOwn(LOADERS, code);
 }
 
+// A page may bring words of its own (static/js/lang/<page>_<code>.js), added to the shared table when
+// a language loads, so that no other page downloads them.
+const PAGE_LOADERS = [];
+
+/** Register a page's own tables, {en: () => import(...), zh: ...}, before the first setLanguage. */
+export function addPageTables(loaders) {
+  PAGE_LOADERS.push(loaders);
+  for (const code of Object.keys(TABLES)) delete TABLES[code];
+}
+
+/**
+ * Words of a module loaded on demand (the classroom controls), after the page has started: merged into
+ * the tables already loaded, in place, so no lookup misses meanwhile; languages loaded later get them too.
+ */
+export async function addLateTables(loaders) {
+  PAGE_LOADERS.push(loaders);
+  await Promise.all(Object.keys(TABLES).map(async (code) => Object.assign(TABLES[code], (await loaders[code]()).default)));
+}
+
 async function load(code) {
-  TABLES[code] ??= (await LOADERS[code]()).default;
+  TABLES[code] ??= Object.assign({}, ...(await Promise.all([LOADERS[code](), ...PAGE_LOADERS.map((page) => page[code]())]))
+    .map((module) => module.default));
   return TABLES[code];
 }
 

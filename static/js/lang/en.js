@@ -204,4 +204,15 @@ export default {
   "export.no_graph": "There is no drawn graph to export yet.",
   "export.failed": "The export failed: {message}",
   // ---- end panels ----
+
+  // ---- descent ---- (the /descent page: static/js/descent*.js; its own words are in lang/descent_en.js)
+  "nav.descent": "Descent",
+  // ---- end descent ----
+
+  // ---- network ---- (the /network page: static/js/network*.js; its own words are in lang/network_en.js)
+  "nav.network": "Network",
+  // ---- end network ----
+  // ---- classroom ---- (the button; the controls' own words load with them: lang/classroom_en.js)
+  "classroom.button": "Classroom",
+  // ---- end classroom ----
 };

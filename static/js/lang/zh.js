@@ -203,4 +203,15 @@ export default {
   "export.no_graph": "还没有画好的计算图可以导出。",
   "export.failed": "导出失败：{message}",
   // ---- end panels ----
+
+  // ---- descent ---- (the /descent page: static/js/descent*.js; its own words are in lang/descent_zh.js)
+  "nav.descent": "梯度下降",
+  // ---- end descent ----
+
+  // ---- network ---- (the /network page: static/js/network*.js; its own words are in lang/network_zh.js)
+  "nav.network": "神经网络",
+  // ---- end network ----
+  // ---- classroom ---- (the button; the controls' own words load with them: lang/classroom_zh.js)
+  "classroom.button": "课堂",
+  // ---- end classroom ----
 };
