@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
@@ -9,11 +10,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from engine.errors import EngineError
 from engine.limits import LIMITS
 
-from .schemas import CAPS
+from .schemas import CAPS, ErrorEnvelope
 
 log = logging.getLogger("backprop_explorer")
 
@@ -42,6 +44,9 @@ def _is_tag(part: Any) -> bool:
     return isinstance(part, str) and (part.startswith(("constrained-", "list[", "dict[")) or part == "[key]")
 
 
+_SAFE_KEY = re.compile(r"[A-Za-z0-9_.:-]*")
+
+
 def _field_path(location: tuple[Any, ...]) -> str:
     """The request field an error is about: the location up to the first union tag, without 'body'."""
     parts: list[str] = []
@@ -49,7 +54,10 @@ def _field_path(location: tuple[Any, ...]) -> str:
         if _is_tag(part):
             break
         text = str(part)
-        # NOTE: a key is user input of any length; name at most a name's worth of it.
+        # NOTE: a key is user input of any length and content: name at most a name's worth of it, and
+        # only if it is made of a name's characters (no markup, quotes or control characters echoed).
+        if not _SAFE_KEY.fullmatch(text):
+            text = "(key)"
         parts.append(text if len(text) <= LIMITS.max_name_chars else text[:LIMITS.max_name_chars] + "...")
     if parts and parts[0] == "body":
         parts = parts[1:]
@@ -136,6 +144,39 @@ def _engine_error(request: Request, exc: EngineError) -> JSONResponse:
     return envelope(422, exc.code, exc.message, where)
 
 
+# ---- The refusals in OpenAPI: every route lists the statuses it can answer with the envelope ------
+
+REFUSALS = {
+    403: "Only the room's teacher (the presenter key) may do this",
+    404: "No such room",
+    409: "The room is not in a state for this (no open question)",
+    413: "The body is larger than max_body_bytes",
+    415: "The body is not JSON (send Content-Type: application/json)",
+    422: "A field, the program or the points cannot be used; error.where says which",
+    429: "Too many requests: rate-limited, or a cap on runs, rooms or students reached; see Retry-After",
+    503: "The classroom store (Redis) is not answering; see Retry-After",
+}
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying again",
+                               "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+
+
+def refusals(*statuses: int, by_reference: bool = False) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses`: the envelope at each of these statuses, with Retry-After on 429 and 503.
+
+    by_reference: for a route whose own answer is not JSON (an event stream), whose refusals still are."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        response: dict[str, Any] = {"description": REFUSALS[status]}
+        if by_reference:
+            response["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+        else:
+            response["model"] = ErrorEnvelope
+        if status in (429, 503):
+            response["headers"] = RETRY_AFTER
+        responses[status] = response
+    return responses
+
+
 @contextmanager
 def fields_renamed(rename: Callable[[str], str]) -> Iterator[None]:
     """The engine names its own arguments (sizes, activations, ...); a route renames them to its request's fields."""
@@ -148,12 +189,29 @@ def fields_renamed(rename: Callable[[str], str]) -> Iterator[None]:
         raise
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method some route takes at this path (Starlette's 405 names only the first route's)."""
+    routes = request.app.router.routes
+    allowed = [method for method in _METHODS
+               if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)]
+    return ", ".join(allowed) or None
+
+
 def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 400:
+        # FastAPI's 400 is a body it could not parse (not UTF-8, nested too deeply): the same refusal as
+        # malformed JSON, so the same answer, 422 invalid_request.
+        return envelope(422, "invalid_request", "the request body is not valid JSON (malformed, not UTF-8, or "
+                                                "nested too deeply)")
+    if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+        headers["Allow"] = allowed
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-    if exc.status_code == 400:
-        message = "the request body could not be read as JSON (malformed, or nested too deeply)"
-    return envelope(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+    return envelope(exc.status_code, code, message, headers=headers or None)
 
 
 def _api_error(request: Request, exc: ApiError) -> JSONResponse:

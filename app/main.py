@@ -10,7 +10,11 @@ from engine.limits import LIMITS
 
 from . import __version__, errors
 from .body_limit import BodyLimit
+from .media_type import JsonBodies
 from .paths import STATIC_DIR
+from .rate_limit import RateLimiter
+from .security_headers import SecurityHeaders
+from .settings import Settings, get_settings
 from .routes import meta, pages, trace
 from .routes import data, network
 from .routes import descent
@@ -25,7 +29,9 @@ mimetypes.add_type("text/javascript", ".js")
 mimetypes.add_type("font/woff2", ".woff2")
 
 
-def create_app() -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app; `settings` (else the environment's) choose its rate limits and security headers."""
+    settings = settings or get_settings()
     app = FastAPI(
         title="Backprop Explorer",
         version=__version__,
@@ -43,6 +49,9 @@ def create_app() -> FastAPI:
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodyLimit, max_bytes=LIMITS.max_body_bytes)
+    app.add_middleware(JsonBodies)
+    app.add_middleware(SecurityHeaders, content_security_policy=settings.content_security_policy)  # outermost
+    app.state.rate_limiter = RateLimiter.from_settings(settings)
     return app
 
 

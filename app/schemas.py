@@ -6,12 +6,32 @@ from typing import Annotated, Any, Literal, Union
 import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
-from pydantic_core import PydanticCustomError
 
 from engine.data import GENERATORS
 from engine.limits import LIMITS
 from engine.nn import LOSSES
 from engine.optim import OPTIMIZERS
+
+
+
+def _whole(value: Any) -> Any:
+    # NOTE: JSON has one kind of number: 3.0 is the integer 3 (JSON Schema's "integer" agrees), while
+    # "3", true and 2.5 stay refused by the strict integer fields this runs before.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WHOLE = BeforeValidator(_whole)  # last in an Annotated[int, Field(...), WHOLE]: the Field's bounds stay in the schema
+
+
+def _names_as_property_names(schema: dict[str, Any]) -> None:
+    """pydantic writes dict[Name, X] as patternProperties, which leaves a key that does not match the
+    pattern unconstrained in the schema though the model refuses it; say it with propertyNames instead."""
+    patterns = schema.pop("patternProperties", None)
+    if patterns:
+        (pattern, member), = patterns.items()
+        schema.setdefault("propertyNames", {})["pattern"] = pattern
+        schema["additionalProperties"] = member
+
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", min_length=1, max_length=LIMITS.max_name_chars)]
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-LIMITS.max_abs_value, le=LIMITS.max_abs_value)]
@@ -27,7 +47,7 @@ class TraceRequest(BaseModel):
 
     source: Annotated[str, Field(min_length=1, max_length=LIMITS.max_source_chars,
                                  description="The program: statements separated by new lines or ';'.")]
-    values: Annotated[dict[Name, Value], Field(max_length=LIMITS.max_inputs,
+    values: Annotated[dict[Name, Value], Field(max_length=LIMITS.max_inputs, json_schema_extra=_names_as_property_names,
                                                description="A number, list or list of lists per input name.")] = {}
     params: Annotated[list[Name], Field(max_length=LIMITS.max_params,
                                         description="Inputs to move by one gradient-descent step.")] = []
@@ -39,7 +59,7 @@ class TraceRequest(BaseModel):
 class StateRequest(TraceRequest):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{**WORKED_EXAMPLE, "step": 6}]})
 
-    step: Annotated[int, Field(strict=True, ge=0, le=LIMITS.max_steps, description="0-based step index.")]
+    step: Annotated[int, Field(strict=True, ge=0, le=LIMITS.max_steps, description="0-based step index."), WHOLE]
 
 
 # ---- Networks (app.routes.network, app.routes.data) --------------------------------------------
@@ -63,7 +83,8 @@ ParamName = Annotated[str, Field(pattern=r"^[Wb][1-9][0-9]?$", max_length=3, des
 ParamRow = Annotated[list[Number], Field(min_length=1, max_length=max(LIMITS.max_units, LIMITS.max_features))]
 ParamMatrix = Annotated[list[ParamRow], Field(min_length=1, max_length=LIMITS.max_units,
                                               description="Rows of the matrix; a bias b[l] is a column, [[0.1], [0]].")]
-ParamSet = Annotated[dict[ParamName, ParamMatrix], Field(max_length=2 * LIMITS.max_layers)]
+ParamSet = Annotated[dict[ParamName, ParamMatrix], Field(max_length=2 * LIMITS.max_layers,
+                                                         json_schema_extra=_names_as_property_names)]
 PointRow = Annotated[list[Number], Field(min_length=2, max_length=LIMITS.max_features + 1,
                                          description="x1, x2, ..., label (or x, y for a regression)")]
 MAX_STEP_COUNT = 2**31 - 1  # Adam's t: any count of steps a client can have taken
@@ -72,7 +93,7 @@ MAX_STEP_COUNT = 2**31 - 1  # Adam's t: any count of steps a client can have tak
 class LayerSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    units: Annotated[int, _at_most("max_units", strict=True, ge=1)]
+    units: Annotated[int, _at_most("max_units", strict=True, ge=1), WHOLE]
     activation: Annotated[Activation | None, Field(
         description="Hidden layers: tanh (default), relu, sigmoid or linear. The output layer's follows from the "
                     "loss when absent: sigmoid for bce, softmax for cross_entropy, linear for mse.")] = None
@@ -81,15 +102,20 @@ class LayerSpec(BaseModel):
 class DataSpec(BaseModel):
     """A toy data set made from a seed, or the user's own points; `seed` also seeds the train/test split."""
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"dataset": "moons", "points": 200, "noise": 0.1, "seed": 0}, {"custom": [[0.5, 1.2, 0], [-0.3, 0.8, 1]]}]})
+        {"dataset": "moons", "points": 200, "noise": 0.1, "seed": 0}, {"custom": [[0.5, 1.2, 0], [-0.3, 0.8, 1]]}],
+        # _one_source below, said in the schema so that clients and fuzzers see it too.
+        "oneOf": [{"required": ["dataset"], "properties": {"dataset": {"not": {"type": "null"}},
+                                                           "custom": {"type": "null"}}},
+                  {"required": ["custom"], "properties": {"custom": {"type": "array"}, "dataset": {"type": "null"}},
+                   "not": {"anyOf": [{"required": ["points"]}, {"required": ["noise"]}, {"required": ["classes"]}]}}]})
 
     dataset: DatasetName | None = None
-    points: Annotated[int, _at_most("max_points", strict=True, ge=2)] = 200
+    points: Annotated[int, _at_most("max_points", strict=True, ge=2), WHOLE] = 200
     noise: Annotated[float | None, _at_most("max_noise", strict=True, allow_inf_nan=False, ge=0.0,
                                             description="Absent: the data set's own default.")] = None
     classes: Annotated[int | None, _at_most("max_classes", strict=True, ge=2,
-                                            description="spiral and blobs only")] = None
-    seed: Annotated[int, _at_most("max_seed", strict=True, ge=0)] = 0
+                                            description="spiral and blobs only"), WHOLE] = None
+    seed: Annotated[int, _at_most("max_seed", strict=True, ge=0), WHOLE] = 0
     custom: Annotated[list[PointRow] | None, _longest("max_points", min_length=2)] = None
     kind: Annotated[Task | None, Field(description="What custom points are; absent: regression for the mse "
                                                    "loss, else classification.")] = None
@@ -121,7 +147,7 @@ class OptimizerState(BaseModel):
     """An optimizer's own numbers, as an answer's optimizer_state gives them, to go on where a run stopped."""
     model_config = ConfigDict(extra="forbid")
 
-    t: Annotated[int | None, Field(strict=True, ge=0, le=MAX_STEP_COUNT, description="Adam's step count")] = None
+    t: Annotated[int | None, Field(strict=True, ge=0, le=MAX_STEP_COUNT, description="Adam's step count"), WHOLE] = None
     velocity: Annotated[ParamSet | None, Field(description="momentum and nesterov")] = None
     m: Annotated[ParamSet | None, Field(description="Adam's first moments")] = None
     v: Annotated[ParamSet | None, Field(description="Adam's second moments")] = None
@@ -145,8 +171,8 @@ class NetworkRequest(BaseModel):
     test_fraction: Annotated[float, _at_most("max_test_fraction", strict=True, allow_inf_nan=False, ge=0.0)] = 0.2
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     batch_size: Annotated[int | None, _at_most("max_points", strict=True, ge=1,
-                                               description="Absent: the full batch.")] = None
-    seed: Annotated[int, _at_most("max_seed", strict=True, ge=0, description="The initial weights' seed.")] = 0
+                                               description="Absent: the full batch."), WHOLE] = None
+    seed: Annotated[int, _at_most("max_seed", strict=True, ge=0, description="The initial weights' seed."), WHOLE] = 0
     l2: Annotated[float, _at_most("max_l2", strict=True, allow_inf_nan=False, ge=0.0)] = 0.0
     params: Annotated[ParamSet | None, Field(description="Start from these parameters (an answer's params or "
                                                          "params_after); absent: seeded initialisation.")] = None
@@ -166,11 +192,11 @@ class IterationRequest(NetworkRequest):
 class TrainRequest(NetworkRequest):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{**NETWORK_EXAMPLE, "iterations": 300}]})
 
-    iterations: Annotated[int, _at_most("max_iterations", strict=True, ge=1)] = 500
+    iterations: Annotated[int, _at_most("max_iterations", strict=True, ge=1), WHOLE] = 500
     grid: Annotated[int, _at_most("max_grid", strict=True, ge=2, description="Points per side of the decision-"
-                                                                             "boundary grid.")] = 50
+                                                                             "boundary grid."), WHOLE] = 50
     eval_every: Annotated[int | None, _at_most("max_iterations", strict=True, ge=1, description=(
-        "Iterations between loss and accuracy records; absent: about 200 records."))] = None
+        "Iterations between loss and accuracy records; absent: about 200 records.")), WHOLE] = None
     divergence_factor: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=1.0, le=1e300, description=(
         "Stop as diverged when the loss exceeds this many times its first value; 1e300 lets a run go on until a "
         "number overflows, and the answer then names the first layer and node that did."))] = 100.0
@@ -213,10 +239,10 @@ class PointsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dataset: DatasetName
-    points: Annotated[int, _at_most("max_points", ge=2)] = 200
+    points: Annotated[int, _at_most("max_points", ge=2), WHOLE] = 200
     noise: Annotated[float | None, _at_most("max_noise", allow_inf_nan=False, ge=0.0)] = None
-    classes: Annotated[int | None, _at_most("max_classes", ge=2)] = None
-    seed: Annotated[int, _at_most("max_seed", ge=0)] = 0
+    classes: Annotated[int | None, _at_most("max_classes", ge=2), WHOLE] = None
+    seed: Annotated[int, _at_most("max_seed", ge=0), WHOLE] = 0
     test_fraction: Annotated[float, _at_most("max_test_fraction", allow_inf_nan=False, ge=0.0)] = 0.2
 
 
@@ -300,11 +326,19 @@ class ErrorEnvelope(BaseModel):
     error: ErrorBody
 
 
+def event_stream(*events: str) -> dict[str, Any]:
+    """OpenAPI content of a server-sent event stream: each event is one of these names, its data one JSON object."""
+    event = {"type": "object", "required": ["event", "data"], "properties": {
+        "event": {"enum": list(events)}, "data": {"type": "string", "contentMediaType": "application/json"},
+        "id": {"type": "string", "pattern": "^[0-9]+$"}, "retry": {"type": "integer"}}}
+    return {"text/event-stream": {"schema": event}}
+
+
 # ---- Classroom rooms (app.classroom, app.routes.classroom) ------------------------------------
 
 NodeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]+$", min_length=1, max_length=LIMITS.max_name_chars)]
-QuizId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
-StudentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$",
+QuizId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", min_length=1, max_length=32)]
+StudentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$", min_length=8, max_length=64,
                                  description="Any stable random id the student's browser keeps (8-64 of A-Z a-z 0-9 _ -).")]
 
 
@@ -327,17 +361,26 @@ class RoomState(BaseModel):
         "state": {"source": "q = x + y\nf = q * z", "values": {"x": -2, "y": 5, "z": -4}, "step": 6,
                   "panels": ["descent"]}}]})
 
-    page: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$", description="explorer, network, descent ...")]
+    page: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$", min_length=1, max_length=32,
+                               description="explorer, network, descent ...")]
     url: Annotated[str | None, Field(max_length=LIMITS.max_room_url_chars, pattern=r"^/(?:[^/\\\s][^\\\s]*)?$",
                                      description="The page's own address, path and query (starts with one '/').")] = None
-    state: Annotated[dict[str, Any], Field(description="The page's view state: program, values, step, panels ...")] = {}
+    # NOTE: its size as JSON and its depth are checked below, the one bound here that JSON Schema cannot say.
+    state: Annotated[dict[Annotated[str, Field(max_length=LIMITS.max_name_chars)], Any], Field(
+        max_length=LIMITS.max_room_state_keys, description="The page's view state: program, values, step, "
+                                                           "panels ...")] = {}
 
     @field_validator("state")
     @classmethod
     def _bounded(cls, state: dict[str, Any]) -> dict[str, Any]:
         if _json_depth(state) > LIMITS.max_room_state_depth:
             raise ValueError(f"nests deeper than {LIMITS.max_room_state_depth} levels (max_room_state_depth)")
-        if len(orjson.dumps(state)) > LIMITS.max_room_state_bytes:  # the size stored and sent
+        try:
+            size = len(orjson.dumps(state))  # the size stored and sent
+        except TypeError:  # NOTE: Python's json reads what orjson cannot write: huge integers, lone surrogates
+            raise ValueError("holds a value that cannot be stored as JSON (an integer beyond 64 bits, or text "
+                             "that is not valid Unicode)") from None
+        if size > LIMITS.max_room_state_bytes:
             raise ValueError(f"is larger than {LIMITS.max_room_state_bytes} bytes as JSON (max_room_state_bytes)")
         return state
 
@@ -349,12 +392,13 @@ class QuizOpen(BaseModel):
 
     node: NodeId
     label: Annotated[str | None, Field(max_length=LIMITS.max_name_chars)] = None
-    step: Annotated[int | None, Field(strict=True, ge=0, le=LIMITS.max_steps)] = None
+    step: Annotated[int | None, Field(strict=True, ge=0, le=LIMITS.max_steps), WHOLE] = None
     prompt: Annotated[str | None, Field(max_length=LIMITS.max_quiz_prompt_chars)] = None
     answer: Annotated[Number | None, Field(description="The right gradient; else computed from source and values, "
                                                        "or given at reveal.")] = None
     source: Annotated[str | None, Field(min_length=1, max_length=LIMITS.max_source_chars)] = None
-    values: Annotated[dict[Name, Value], Field(max_length=LIMITS.max_inputs)] = {}
+    values: Annotated[dict[Name, Value], Field(max_length=LIMITS.max_inputs,
+                                               json_schema_extra=_names_as_property_names)] = {}
     tolerance: Annotated[float, Field(strict=True, ge=0, le=1, description="Relative: right when |answer - "
                                       "right| <= max(tolerance * |right|, 0.001).")] = 0.01
 
@@ -410,7 +454,7 @@ class SurfaceSpec(BaseModel):
     source: Annotated[str | None, Field(min_length=1, max_length=LIMITS.max_source_chars,
                                         description="custom: a program whose inputs are a and b")] = None
     data_seed: Annotated[int, Field(strict=True, ge=0, le=LIMITS.max_seed,
-                                    description="logistic: the seed of the toy data set")] = 0
+                                    description="logistic: the seed of the toy data set"), WHOLE] = 0
 
 
 class SurfaceGridRequest(SurfaceSpec):
@@ -418,7 +462,7 @@ class SurfaceGridRequest(SurfaceSpec):
         {"surface": "rosenbrock", "grid": 60, "point": [-1.2, 1.0]}]})
 
     grid: Annotated[int, Field(strict=True, ge=2, json_schema_extra={"maximum": LIMITS.max_surface_grid},
-                               description="points per side")] = 60
+                               description="points per side"), WHOLE] = 60
     box: Annotated[tuple[Interval, Interval] | None, Field(description="[[a_min, a_max], [b_min, b_max]]; "
                                                                        "the surface's own box when left out")] = None
     point: Annotated[PointAB | None, Field(description="also answer the loss, gradient and curvature here")] = None
@@ -448,7 +492,8 @@ class DescentRunRequest(SurfaceSpec):
          "optimizers": [{"name": "sgd", "learning_rate": 0.15}, {"name": "momentum", "learning_rate": 0.05}]}]})
 
     start: Annotated[PointAB | None, Field(description="the surface's own start when left out")] = None
-    steps: Annotated[int, Field(strict=True, ge=0, json_schema_extra={"maximum": LIMITS.max_descent_steps})] = 100
+    steps: Annotated[int, Field(strict=True, ge=0, json_schema_extra={"maximum": LIMITS.max_descent_steps}),
+                     WHOLE] = 100
     divergence_factor: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=1.0,
                                               le=LIMITS.max_divergence_factor)] = 1000.0
     tolerance: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0, le=1.0,
@@ -486,10 +531,10 @@ class LineRequest(SurfaceSpec):
         {"surface": "quadratic", "point": [-2.5, 1.0], "parameter": 0, "span": 2.0, "points": 101}]})
 
     point: Annotated[PointAB | None, Field(description="the surface's own start when left out")] = None
-    parameter: Annotated[Literal[0, 1], Field(description="0 moves a, 1 moves b")] = 0
+    parameter: Annotated[int, Field(strict=True, ge=0, le=1, description="0 moves a, 1 moves b"), WHOLE] = 0
     span: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0, le=LIMITS.max_coordinate,
                                  description="the view runs from point - span to point + span")] = 2.0
-    points: Annotated[int, Field(strict=True, ge=2, json_schema_extra={"maximum": LIMITS.max_line_points})] = 101
+    points: Annotated[int, Field(strict=True, ge=2, json_schema_extra={"maximum": LIMITS.max_line_points}), WHOLE] = 101
 
     @field_validator("points", mode="before")
     @classmethod

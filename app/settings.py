@@ -35,6 +35,26 @@ class Settings(BaseSettings):
     room_event_history: int = Field(default=256, ge=8, le=100_000)  # events kept for reconnecting students
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
 
+    # Rate limits per client address on the expensive endpoints (app.rate_limit): a token bucket per
+    # group that holds `burst` requests and refills at `per_minute`; 429 with Retry-After beyond.
+    # In Redis when redis_url is set (shared by every worker), else in each process's memory.
+    rate_limit_enabled: bool = True  # false: no limits at all (benchmarks, the test suite)
+    rate_limit_training_per_minute: float = Field(default=30.0, gt=0)  # network/train, /train/stream, /compare
+    rate_limit_training_burst: int = Field(default=10, ge=1)
+    rate_limit_descent_per_minute: float = Field(default=1_800.0, gt=0)  # descent/surface and /run (a slider
+    rate_limit_descent_burst: int = Field(default=120, ge=1)  # that moves sends one per frame, aborting the last)
+    rate_limit_rooms_per_minute: float = Field(default=6.0, gt=0)  # POST /rooms
+    rate_limit_rooms_burst: int = Field(default=5, ge=1)
+    rate_limit_gradcheck_per_minute: float = Field(default=60.0, gt=0)  # trace and trace/state with gradcheck
+    rate_limit_gradcheck_burst: int = Field(default=20, ge=1)
+    rate_limit_clients: int = Field(default=100_000, ge=1)  # clients remembered per process (memory bound)
+
+    # Security headers on every response (app.security_headers).
+    content_security_policy: str = Field(default=(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; font-src 'self'; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+        description="the Content-Security-Policy header; empty sends none")
+
 
 @lru_cache
 def get_settings() -> Settings:

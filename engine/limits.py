@@ -58,6 +58,7 @@ class Limits:
     max_students_per_room: int = 300  # students following one room at once
     max_room_state_bytes: int = 32_768  # the teacher's page state, as JSON
     max_room_state_depth: int = 16  # nesting of that JSON
+    max_room_state_keys: int = 64  # names at its top level
     max_room_url_chars: int = 8_192  # the teacher's page address (path and query)
     max_quiz_prompt_chars: int = 300
     max_answers_per_window: int = 5  # answers one student may send ...

@@ -14,6 +14,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Iterator
 
 from .errors import LimitError, SourceError
 from .graph import Graph, Span
@@ -97,6 +98,15 @@ def _bad_character(char: str) -> str:
 
 
 def tokenize(source: str, limits: Limits = LIMITS) -> list[Token]:
+    return [token for batch in token_batches(source, limits) for token in batch]
+
+
+# Tokens are made a batch at a time as the parser reaches them, so a program over a cap is refused
+# when the parser gets there, without tokenizing the rest of it first.
+TOKEN_BATCH = 512
+
+
+def token_batches(source: str, limits: Limits = LIMITS) -> Iterator[list[Token]]:
     if len(source) > limits.max_source_chars:
         raise LimitError(
             f"the program has {len(source)} characters; the cap is {limits.max_source_chars} (max_source_chars)",
@@ -133,8 +143,12 @@ def tokenize(source: str, limits: Limits = LIMITS) -> list[Token]:
         elif kind != "comment":
             append(Token(kind, found.group(kind), line, start - line_start + 1, start, end))
         position = end
+        if len(tokens) >= TOKEN_BATCH:
+            yield tokens
+            tokens = []
+            append = tokens.append
     append(Token("end", "", line, position - line_start + 1, position, position))
-    return tokens
+    yield tokens
 
 
 @dataclass(slots=True)
@@ -148,7 +162,8 @@ class Parser:
     def __init__(self, source: str, limits: Limits = LIMITS) -> None:
         self.source = source
         self.limits = limits
-        self.tokens = tokenize(source, limits)
+        self._batches = token_batches(source, limits)
+        self.tokens: list[Token] = next(self._batches)
         self.position = 0
         self.graph = Graph(limits=limits)
         self.assigned: dict[str, Token] = {}
@@ -164,13 +179,22 @@ class Parser:
         return self.tokens[self.position]  # advance() never moves past the final "end" token
 
     def peek_next(self) -> Token:
+        if self.position + 1 >= len(self.tokens):
+            self._more()
         return self.tokens[min(self.position + 1, len(self.tokens) - 1)]
 
     def advance(self) -> Token:
         token = self.tokens[self.position]
         if token.kind != "end":
             self.position += 1
+            if self.position == len(self.tokens):
+                self._more()
         return token
+
+    def _more(self) -> None:
+        """The next batch of tokens (the last batch ends with the "end" token, so there always is one)."""
+        if self.tokens[-1].kind != "end":
+            self.tokens.extend(next(self._batches))
 
     def fail(self, message: str, token: Token, code: str = "syntax_error") -> SourceError:
         return SourceError(message, token.line, token.column, code=code)

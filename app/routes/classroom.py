@@ -13,14 +13,16 @@ from contextlib import asynccontextmanager
 from types import FrameType
 from typing import Annotated, Any, AsyncIterator, Callable
 
-from fastapi import APIRouter, Body, Cookie, FastAPI, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Cookie, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from ..classroom.codes import is_student_id
 from ..classroom.qr import qr_svg
 from ..classroom.rooms import Classroom
 from ..classroom.store import StoreUnavailable
-from ..schemas import AnswerIn, ErrorEnvelope, QuizOpen, RevealIn, RoomState
+from ..errors import refusals
+from ..rate_limit import charge
+from ..schemas import AnswerIn, QuizOpen, RevealIn, RoomState, event_stream
 from ..settings import get_settings
 
 
@@ -78,12 +80,15 @@ router = APIRouter(prefix="/rooms", tags=["classroom"], lifespan=lifespan)
 join_router = APIRouter(include_in_schema=False)
 
 STUDENT_COOKIE = "bpx_student"
+# Codes are six characters; a little room for spaces around one typed by hand.
+RoomCode = Annotated[str, Path(min_length=1, max_length=16, description="The room's code, such as K7QF2M")]
 PresenterKey = Annotated[str | None, Header(alias="X-Presenter-Key", max_length=128,
                                             description="The presenter key POST /rooms answered with.")]
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorEnvelope} for status in statuses}
+    # Every route takes a room code (422 when it is too long to be one); a body is JSON (413, 415, 422).
+    return refusals(*sorted({*statuses, 422}))
 
 
 def classroom_of(request: Request) -> Classroom:
@@ -97,37 +102,43 @@ def base_url(request: Request) -> str:
     return str(request.base_url)
 
 
-@router.post("", status_code=201, responses=_errors(422, 429, 503),
+@router.post("", status_code=201, responses=_errors(413, 415, 429, 503),
              summary="Create a room: its code, join link, QR code and the presenter key (shown once)")
 async def create_room(request: Request, first: Annotated[RoomState | None, Body()] = None) -> dict[str, Any]:
+    await charge(request, "rooms")
     return await classroom_of(request).create(base_url(request), first)
 
 
 @router.get("/{code}", responses=_errors(404, 503), summary="The room now: the teacher's state, the question, students")
-async def get_room(request: Request, code: str) -> dict[str, Any]:
+async def get_room(request: Request, code: RoomCode) -> dict[str, Any]:
     return await classroom_of(request).view(code, base_url(request))
 
 
-@router.get("/{code}/qr.svg", responses=_errors(404), summary="The join link as an SVG QR code")
-async def get_room_qr(request: Request, code: str) -> Response:
+@router.get("/{code}/qr.svg", response_class=Response,
+            responses={200: {"content": {"image/svg+xml": {}}}, **_errors(404, 503)},
+            summary="The join link as an SVG QR code")
+async def get_room_qr(request: Request, code: RoomCode) -> Response:
     room = await classroom_of(request).view(code, base_url(request))
     return Response(qr_svg(room["join_url"]), media_type="image/svg+xml", headers={"Cache-Control": "no-cache"})
 
 
 @router.delete("/{code}", responses=_errors(403, 404, 503), summary="End the room (teacher): students get `closed`")
-async def end_room(request: Request, code: str, key: PresenterKey = None) -> dict[str, Any]:
+async def end_room(request: Request, code: RoomCode, key: PresenterKey = None) -> dict[str, Any]:
     return await classroom_of(request).end(code, key)
 
 
-@router.post("/{code}/state", responses=_errors(403, 404, 422, 429, 503),
+@router.post("/{code}/state", responses=_errors(403, 404, 413, 415, 429, 503),
              summary="The teacher's page, program, values, step and panels: every student follows")
-async def set_room_state(request: Request, code: str, state: RoomState, key: PresenterKey = None) -> dict[str, Any]:
+async def set_room_state(request: Request, code: RoomCode, state: RoomState,
+                         key: PresenterKey = None) -> dict[str, Any]:
     return await classroom_of(request).set_state(code, key, state)
 
 
-@router.get("/{code}/events", responses={200: {"content": {"text/event-stream": {}}}, **_errors(404, 429, 503)},
+@router.get("/{code}/events", responses={
+                200: {"content": event_stream("snapshot", "state", "quiz", "reveal", "closed")},
+                **_errors(404, 429, 503)},
             summary="Server-sent events: snapshot, then state, quiz, reveal and closed")
-async def room_events(request: Request, code: str,
+async def room_events(request: Request, code: RoomCode,
                       last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=32)] = None,
                       after: Annotated[int | None, Query(ge=0, le=2**53,
                                                          description="Last-Event-ID for clients that cannot "
@@ -138,16 +149,17 @@ async def room_events(request: Request, code: str,
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@router.post("/{code}/quiz", responses=_errors(403, 404, 422, 503),
+@router.post("/{code}/quiz", responses=_errors(403, 404, 413, 415, 503),
              summary="Predict the gradient (teacher): open a question about one node's gradient")
-async def open_quiz(request: Request, code: str, ask: QuizOpen, key: PresenterKey = None) -> dict[str, Any]:
+async def open_quiz(request: Request, code: RoomCode, ask: QuizOpen, key: PresenterKey = None) -> dict[str, Any]:
     return await classroom_of(request).open_quiz(code, key, ask)
 
 
-@router.post("/{code}/answers", responses=_errors(404, 409, 422, 429, 503),
+@router.post("/{code}/answers", responses=_errors(404, 409, 413, 415, 429, 503),
              summary="A student's answer to the open question (a later one replaces it)")
-async def post_answer(request: Request, response: Response, code: str, answer: AnswerIn,
-                      cookie: Annotated[str | None, Cookie(alias=STUDENT_COOKIE)] = None) -> dict[str, Any]:
+async def post_answer(request: Request, response: Response, code: RoomCode, answer: AnswerIn,
+                      cookie: Annotated[str | None, Cookie(alias=STUDENT_COOKIE, max_length=64)] = None,
+                      ) -> dict[str, Any]:
     known = cookie if is_student_id(cookie) else None
     result = await classroom_of(request).answer(code, answer, known)
     if answer.student is None and known is None:
@@ -157,13 +169,13 @@ async def post_answer(request: Request, response: Response, code: str, answer: A
 
 @router.get("/{code}/answers", responses=_errors(403, 404, 503),
             summary="The answers so far as a histogram (teacher)")
-async def get_answers(request: Request, code: str, key: PresenterKey = None) -> dict[str, Any]:
+async def get_answers(request: Request, code: RoomCode, key: PresenterKey = None) -> dict[str, Any]:
     return await classroom_of(request).answers(code, key)
 
 
-@router.post("/{code}/quiz/reveal", responses=_errors(403, 404, 409, 422, 503),
+@router.post("/{code}/quiz/reveal", responses=_errors(403, 404, 409, 413, 415, 503),
              summary="Reveal the right answer (teacher): students see whether they were right")
-async def reveal_quiz(request: Request, code: str, body: Annotated[RevealIn | None, Body()] = None,
+async def reveal_quiz(request: Request, code: RoomCode, body: Annotated[RevealIn | None, Body()] = None,
                       key: PresenterKey = None) -> dict[str, Any]:
     return await classroom_of(request).reveal(code, key, body or RevealIn())
 

@@ -22,13 +22,13 @@ from fastapi import APIRouter, Query, Response
 
 from engine.data import CLASSIFICATION, GENERATORS, Dataset, make_dataset, parse_points, points_from_rows, split
 
-from ..errors import fields_renamed
+from ..errors import fields_renamed, refusals
 from ..schemas import DataParseRequest, DataPointsRequest, DataSpec, ErrorEnvelope, PointsQuery
 from .trace import json_response
 
 router = APIRouter(tags=["data"])
 
-ERRORS = {413: {"model": ErrorEnvelope, "description": "Body too large"},
+ERRORS = {**refusals(413, 415),
           422: {"model": ErrorEnvelope, "description": "The points or a field cannot be used; see error.where"}}
 
 DEFAULT_POINTS = DataSpec.model_fields["points"].default
@@ -95,7 +95,8 @@ def _points_answer(data: DataSpec, test_fraction: float, prefix: str = "data.") 
                           "test": rows(test), "bounds": [list(pair) for pair in dataset.bounds()]})
 
 
-@router.get("/data/points", responses=ERRORS, summary="A toy data set's points, split into train and test")
+@router.get("/data/points", responses={422: ERRORS[422]},
+            summary="A toy data set's points, split into train and test")
 async def get_points(query: Annotated[PointsQuery, Query()]) -> Response:
     data = DataSpec(dataset=query.dataset, points=query.points, noise=query.noise, classes=query.classes,
                     seed=query.seed)

@@ -80,19 +80,21 @@ from functools import lru_cache
 from typing import Any, Callable
 
 import orjson
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from engine.descent import OptimizerSpec, descend
 from engine.landscape import (KINDS, Surface, catalogue, default_etas, grid, line, make_surface, point_view,
                               taylor)
 
+from ..errors import refusals
+from ..rate_limit import charge
 from ..schemas import (DescentRunRequest, ErrorEnvelope, LineRequest, SurfaceGridRequest, SurfaceSpec,
                        TaylorRequest)
 
 router = APIRouter(tags=["descent"])
 
-ERRORS = {413: {"model": ErrorEnvelope, "description": "Body too large"},
+ERRORS = {**refusals(413, 415),
           422: {"model": ErrorEnvelope, "description": "A field or the custom source cannot be used; see error.where"}}
 
 
@@ -121,9 +123,10 @@ async def get_surfaces() -> Response:
     return Response(_catalogue(), media_type="application/json")
 
 
-@router.post("/descent/surface", responses=ERRORS,
+@router.post("/descent/surface", responses={**ERRORS, **refusals(429)},
              summary="A contour grid of one surface (and the gradient at a point)")
-async def post_surface(request: SurfaceGridRequest) -> Response:
+async def post_surface(request: SurfaceGridRequest, http: Request) -> Response:
+    await charge(http, "descent")
     def work() -> dict[str, Any]:
         surface = _surface(request)
         box = request.box or KINDS[request.surface].box
@@ -135,8 +138,10 @@ async def post_surface(request: SurfaceGridRequest) -> Response:
     return await _answer(work)
 
 
-@router.post("/descent/run", responses=ERRORS, summary="Several optimizers from one start, step by step")
-async def post_run(request: DescentRunRequest) -> Response:
+@router.post("/descent/run", responses={**ERRORS, **refusals(429)},
+             summary="Several optimizers from one start, step by step")
+async def post_run(request: DescentRunRequest, http: Request) -> Response:
+    await charge(http, "descent")
     def work() -> dict[str, Any]:
         surface = _surface(request)
         kind = KINDS[request.surface]

@@ -1,9 +1,11 @@
 """What the API offers: its ops, its examples, its limits and whether it is up."""
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from fastapi import APIRouter
+import orjson
+from fastapi import APIRouter, Response
 
 from engine.examples import EXAMPLES
 from engine.limits import LIMITS
@@ -29,14 +31,28 @@ LANGUAGE = {
 }
 
 
-@router.get("/ops", summary="The op table: arity, symbols, precedence, formulas and local derivatives")
-async def get_ops() -> dict[str, Any]:
-    return {"ops": [op.describe() for op in OPS.values()], "language": LANGUAGE}
+# NOTE: the op table and the examples never change while the server runs: encoded once, they cost a
+# request nothing but the copy (the examples were 4x a minimal endpoint's time when rebuilt each time).
+@lru_cache(maxsize=1)
+def _ops() -> bytes:
+    return orjson.dumps({"ops": [op.describe() for op in OPS.values()], "language": LANGUAGE})
 
 
-@router.get("/examples", summary="Ready programs with their input values")
-async def get_examples() -> dict[str, Any]:
-    return {"examples": EXAMPLES}
+@lru_cache(maxsize=1)
+def _examples() -> bytes:
+    return orjson.dumps({"examples": EXAMPLES})
+
+
+@router.get("/ops", response_class=Response, responses={200: {"content": {"application/json": {}}}},
+            summary="The op table: arity, symbols, precedence, formulas and local derivatives")
+async def get_ops() -> Response:
+    return Response(_ops(), media_type="application/json")
+
+
+@router.get("/examples", response_class=Response, responses={200: {"content": {"application/json": {}}}},
+            summary="Ready programs with their input values")
+async def get_examples() -> Response:
+    return Response(_examples(), media_type="application/json")
 
 
 @router.get("/limits", summary="Every size cap the server enforces")

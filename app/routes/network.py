@@ -127,9 +127,10 @@ from engine.optim import SGD, make_optimizer
 from engine.train import TrainConfig, Trainer, check_config
 from engine.values import to_json
 
-from ..errors import fields_renamed
+from ..errors import fields_renamed, refusals
+from ..rate_limit import charge
 from ..schemas import (CompareRequest, ErrorEnvelope, IterationRequest, NetworkRequest, OptimizerSpec,
-                       OptimizerState, TrainRequest)
+                       OptimizerState, TrainRequest, event_stream)
 from ..settings import get_settings
 from .data import describe, load_points, split_points
 from .trace import json_response
@@ -138,7 +139,7 @@ log = logging.getLogger("backprop_explorer")
 
 router = APIRouter(prefix="/network", tags=["network"])
 
-ERRORS = {413: {"model": ErrorEnvelope, "description": "Body too large"},
+ERRORS = {**refusals(413, 415),
           422: {"model": ErrorEnvelope, "description": "A field cannot be used; see error.where"}}
 STOPPED = "stopped"
 HISTORY = ("iteration", "train_loss", "train_accuracy", "test_loss", "test_accuracy")
@@ -340,9 +341,10 @@ def _train(request: TrainRequest) -> dict[str, Any]:
     return _answer(trainer, problem)
 
 
-@router.post("/train", responses=ERRORS,
+@router.post("/train", responses={**ERRORS, **refusals(429)},
              summary="Train for N iterations: history, final parameters, decision boundary, divergence if any")
-async def post_train(request: TrainRequest) -> Response:
+async def post_train(request: TrainRequest, http: Request) -> Response:
+    await charge(http, "training")
     return json_response(await run_in_threadpool(_train, request))
 
 
@@ -367,9 +369,10 @@ def _compare(request: CompareRequest) -> dict[str, Any]:
             "data": problem.data(problem.batch_size(request))}
 
 
-@router.post("/compare", responses=ERRORS,
+@router.post("/compare", responses={**ERRORS, **refusals(429)},
              summary="Several optimizers trained from identical initial weights, side by side")
-async def post_compare(request: CompareRequest) -> Response:
+async def post_compare(request: CompareRequest, http: Request) -> Response:
+    await charge(http, "training")
     return json_response(await run_in_threadpool(_compare, request))
 
 
@@ -472,11 +475,14 @@ def _stream_run(request: TrainRequest) -> Run:
     return Run(_trainer(request, problem, request.optimizer), problem)
 
 
-@router.post("/train/stream", responses={**ERRORS, 429: {"model": ErrorEnvelope, "description": "Too many runs"}},
+# Its refusals are JSON, though its answer is an event stream: so they are given by reference.
+@router.post("/train/stream", responses={**refusals(413, 415, 422, 429, by_reference=True),
+                                         200: {"content": event_stream("start", "progress", "done", "error")}},
              response_class=EventStream,
              summary="Train with live progress as server-sent events: start, progress (~20/s), done; abort to stop")
 async def post_train_stream(body: TrainRequest, request: Request) -> EventStream:
     settings = get_settings()
+    await charge(request, "training")
     if len(ACTIVE_RUNS) >= settings.max_active_runs:
         raise HTTPException(429, detail=f"{settings.max_active_runs} training runs are streaming already "
                                         "(max_active_runs); try again in a few seconds",

@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import orjson
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from engine.graph import Graph
@@ -14,12 +14,15 @@ from engine.parse import parse
 from engine.replay import state_at
 from engine.trace import trace_graph
 
+from ..rate_limit import charge
+from ..errors import refusals
 from ..schemas import ErrorEnvelope, StateRequest, TraceRequest, TraceResponse
 from ..settings import get_settings
 
 router = APIRouter(prefix="/trace", tags=["trace"])
 
-ERRORS = {413: {"model": ErrorEnvelope, "description": "Body too large"},
+# 429: gradient checks are rate-limited per client (app.rate_limit).
+ERRORS = {**refusals(413, 415, 429),
           422: {"model": ErrorEnvelope, "description": "The program or a value cannot be used; see error.where"}}
 
 
@@ -57,10 +60,14 @@ def _trace(request: TraceRequest, graph: Graph):
 
 @router.post("", response_model=TraceResponse, responses=ERRORS,
              summary="Forward values, backward gradients edge by edge, and optionally one update")
-async def post_trace(request: TraceRequest) -> Response:
+async def post_trace(request: TraceRequest, http: Request) -> Response:
+    if request.gradcheck:
+        await charge(http, "gradcheck")
     return await _answer(request, lambda graph: _trace(request, graph).to_dict())
 
 
 @router.post("/state", responses=ERRORS, summary="What is known at step k (values so far, gradients so far)")
-async def post_state(request: StateRequest) -> Response:
+async def post_state(request: StateRequest, http: Request) -> Response:
+    if request.gradcheck:
+        await charge(http, "gradcheck")
     return await _answer(request, lambda graph: state_at(_trace(request, graph), request.step))

@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from app import cli
@@ -14,6 +19,7 @@ from app.cli import main
 
 from .conftest import WORKED_EXAMPLE, strict_json
 
+ROOT = Path(__file__).resolve().parents[2]
 WORKED = ["trace", "q = x + y; f = q * z", "x=-2", "y=5", "z=-4"]
 
 
@@ -268,6 +274,40 @@ def test_serve_refuses_out_of_range_settings(capsys, uvicorn_calls, argv):
     code, _, err = run(capsys, *argv)
     assert code == 2 and err.startswith("backprop-explorer: error: ")
     assert uvicorn_calls == []
+
+
+def test_serve_with_two_workers_answers_and_stops_cleanly(tmp_path):
+    """A real `backprop-explorer serve --workers 2` on a free port: it answers, and SIGTERM ends it, workers and all."""
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    env = {**os.environ, "BACKPROP_HOST": "127.0.0.1", "BACKPROP_REDIS_URL": ""}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2"],
+                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while len(re.findall(r"Application startup complete", log_path.read_text(errors="replace"))) < 2:
+            assert process.poll() is None, log_path.read_text(errors="replace")
+            assert time.monotonic() < deadline, "two workers did not start within 60 s:\n" + log_path.read_text()
+            time.sleep(0.1)
+        answers = [httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=5) for _ in range(20)]
+        assert [answer.status_code for answer in answers] == [200] * 20
+        assert answers[0].json()["status"] == "ok"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+    text = log_path.read_text(errors="replace")
+    assert code == 0, text
+    workers = set(re.findall(r"Started server process \[(\d+)\]", text))
+    assert len(workers) == 2, text
+    assert all(not Path(f"/proc/{pid}").exists() for pid in workers), "a worker outlived the server"
+    assert text.count("Finished server process") == 2 and "Traceback" not in text, text
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 # ---- The installed script -------------------------------------------------------------------
