@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     stream_boundary_seconds: float = Field(default=0.25, gt=0, le=10)  # boundary (and small nets' params) this often
     stream_params_max: int = Field(default=5_000, ge=0)  # nets of at most this many parameters stream them
     max_active_runs: int = Field(default=32, ge=1, le=10_000)  # streamed runs at once in one process
+    # Short computations (descent, one iteration, long programs) running at once in one process; the
+    # rest wait their turn (app.compute). More cores: more workers, not more of these (one GIL).
+    compute_threads: int = Field(default=2, ge=1, le=64)
 
     # Classroom rooms: in this process's memory unless a Redis URL is given (several workers or machines).
     redis_url: str | None = Field(default=None, description="redis://host:port/db; empty keeps rooms in memory")

@@ -4,6 +4,7 @@
     python benchmarks/load.py --duration 5       # the same, 5 s per endpoint
     python benchmarks/load.py --soak 300         # also 5 minutes of mixed load: resident memory, start and end
     python benchmarks/load.py --quick            # a smoke run (1 s per endpoint, 8 connections, no soak)
+    python benchmarks/load.py --only descent echo --connections 200 --duration 10   # some endpoints only
 
 Two servers run as subprocesses on free 127.0.0.1 ports, each uvicorn with 1 worker (--workers N for
 the app), access log off: the app (rate limits off: BACKPROP_RATE_LIMIT_ENABLED=false, since every
@@ -57,8 +58,8 @@ SMALL_NETWORK = {"layers": [{"units": 4, "activation": "tanh"}, {"units": 1}], "
                  "data": {"dataset": "xor", "points": 40, "seed": 0}, "seed": 0}
 DESCENT_RUN = {"surface": "quadratic", "condition": 10, "start": [-2.5, 1.0], "steps": 100,
                "optimizers": [{"name": "sgd", "learning_rate": 0.15}, {"name": "momentum", "learning_rate": 0.05}]}
-SOAK_FLAT = (0.05, 8 * 2**20)
-BASELINES = {"GET": "minimal GET /ping (baseline)", "POST": "minimal POST /echo (baseline)"}  # end may exceed start by 5% + 8 MiB
+SOAK_FLAT = (0.05, 8 * 2**20)  # end may exceed start by 5% + 8 MiB
+BASELINES = {"GET": "minimal GET /ping (baseline)", "POST": "minimal POST /echo (baseline)"}
 
 
 @dataclass(frozen=True)
@@ -277,7 +278,8 @@ async def _python_load(base: str, targets: list[Target], seconds: float, connect
         for client in clients:
             await client.aclose()
     latencies.sort()
-    return Load(len(latencies), elapsed, _rank(latencies, 50), _rank(latencies, 99), counts["errors"], counts["4xx"], counts["5xx"])
+    return Load(len(latencies), elapsed, _rank(latencies, 50), _rank(latencies, 99), counts["errors"], counts["4xx"],
+                counts["5xx"])
 
 
 def _rank(ordered: list[int], q: float) -> float:
@@ -333,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--max-requests", type=int, default=2_000_000,
                         help="the Python client stops after this many requests per run")
+    parser.add_argument("--only", nargs="+", metavar="TEXT", help="only the endpoints whose name holds one of these")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 s per endpoint, 8 connections, no soak")
     args = parser.parse_args(argv)
     if args.quick:
@@ -366,8 +369,9 @@ def main(argv: list[str] | None = None) -> int:
                 served("app.main:app", ROOT, "/api/v1/health", args.workers) as app:
             bases = {"minimal": minimal.base, "app": app.base}
             check_answers(app.base, [t for t in TARGETS if t.server == "app"])
+            chosen = [t for t in TARGETS if not args.only or any(text in t.name for text in args.only)]
             for connections in args.connections:
-                for target in TARGETS:
+                for target in chosen:
                     run_load(bases[target.server], [target], args.warmup, connections)
                     rows.append(Row(target.name, connections, run_load(bases[target.server], [target],
                                                                         args.duration, connections)))
@@ -419,7 +423,7 @@ def report(rows: list[Row], soak: Soak | None) -> None:
     for connections in sorted({row.connections for row in rows}):
         base = {r.target: r.load for r in rows if r.connections == connections}
         for name, load in base.items():
-            if name.startswith("minimal"):
+            if name.startswith("minimal") or BASELINES[name.split()[0]] not in base:
                 continue
             baseline = base[BASELINES[name.split()[0]]]
             print(f"  {name + f' @{connections}: p50, p99 vs minimal':<62}"

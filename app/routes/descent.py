@@ -81,12 +81,12 @@ from typing import Any, Callable
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from engine.descent import OptimizerSpec, descend
 from engine.landscape import (KINDS, Surface, catalogue, default_etas, grid, line, make_surface, point_view,
                               taylor)
 
+from ..compute import compute
 from ..errors import refusals
 from ..rate_limit import charge
 from ..schemas import (DescentRunRequest, ErrorEnvelope, LineRequest, SurfaceGridRequest, SurfaceSpec,
@@ -114,8 +114,8 @@ def _surface(spec: SurfaceSpec) -> Surface:
 
 async def _answer(work: Callable[[], dict[str, Any]]) -> Response:
     # NOTE: a 200 x 200 grid or 8 optimizers x 2,000 steps on a typed f(a, b) takes long enough to
-    # stall the event loop; the thread pool keeps other requests moving.
-    return _json(await run_in_threadpool(work))
+    # stall the event loop; a worker thread keeps other requests moving (app.compute).
+    return _json(await compute(work))
 
 
 @router.get("/surfaces", summary="The loss surfaces of two parameters, their boxes, starts, minima and settings")

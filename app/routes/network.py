@@ -127,6 +127,7 @@ from engine.optim import SGD, make_optimizer
 from engine.train import TrainConfig, Trainer, check_config
 from engine.values import to_json
 
+from ..compute import compute
 from ..errors import fields_renamed, refusals
 from ..rate_limit import charge
 from ..schemas import (CompareRequest, ErrorEnvelope, IterationRequest, NetworkRequest, OptimizerSpec,
@@ -301,7 +302,7 @@ def _iteration(request: IterationRequest) -> dict[str, Any]:
 @router.post("/iteration", responses=ERRORS,
              summary="One iteration traced: forward and backward layer by layer (or neuron by neuron), then the update")
 async def post_iteration(request: IterationRequest) -> Response:
-    return json_response(await run_in_threadpool(_iteration, request))
+    return json_response(await compute(_iteration, request))
 
 
 # ---- Training -------------------------------------------------------------------------------------

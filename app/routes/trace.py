@@ -7,7 +7,6 @@ from typing import Any, Callable
 import orjson
 
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from engine.graph import Graph
 from engine.parse import parse
@@ -15,6 +14,7 @@ from engine.replay import state_at
 from engine.trace import trace_graph
 
 from ..rate_limit import charge
+from ..compute import compute
 from ..errors import refusals
 from ..schemas import ErrorEnvelope, StateRequest, TraceRequest, TraceResponse
 from ..settings import get_settings
@@ -49,7 +49,7 @@ async def _answer(request: TraceRequest, work: Callable[[Graph], dict[str, Any]]
     # Small programs take microseconds: a thread hop would cost more than the work. Large ones (and
     # gradient checks) go to the thread pool so that one request cannot stall the event loop.
     if request.gradcheck or len(request.source) > get_settings().inline_source_chars:
-        return json_response(await run_in_threadpool(lambda: work(parse_program(request.source))))
+        return json_response(await compute(lambda: work(parse_program(request.source))))
     return json_response(work(parse_program(request.source)))
 
 

@@ -14,14 +14,18 @@ Two expectations are set, and why:
   values for names the program lacks, parameters of the wrong shape for the network. Those 422s carry
   the engine's own codes. `schema_valid_requests_pass_validation` below makes that precise: a
   schema-valid request is never refused by the request models themselves (code `invalid_request`),
-  which is what "every bound lives in the schema" means.
+  which is what "every bound lives in the schema" means. The one exception is a room's free-form page
+  state, whose size as JSON, depth and integers (64 bits) are bounds JSON Schema cannot state
+  (VALIDATOR_ONLY below; app.schemas.RoomState checks them and names them).
 
-Kept short: at most MAX_EXAMPLES fuzzed requests per operation and mode (the coverage phase adds its
-own boundary cases), training capped at a quarter of a second, rate limits off. About 30-40 s.
+Kept short and the same every run: MAX_EXAMPLES fuzzed requests per operation and mode from a fixed
+seed (the coverage phase adds its own boundary cases), training capped at a quarter of a second, rate
+limits off: about 30-40 s. For a deeper, random search: FUZZ_EXAMPLES=1000 pytest tests/security/test_schemathesis.py
 """
 from __future__ import annotations
 
 import itertools
+import os
 import warnings
 
 import pytest
@@ -38,7 +42,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
     from fastapi.testclient import TestClient
 
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 FUZZ_SETTINGS = Settings(rate_limit_enabled=False, max_run_seconds=0.25, redis_url=None, max_rooms=100_000,
                          room_idle_seconds=1, sse_heartbeat_seconds=0.1)
 
@@ -51,13 +55,18 @@ CONFIG = SchemathesisConfig.from_dict({"checks": {
 schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
 
 
+# field -> what its validator refuses that no JSON Schema keyword can say
+VALIDATOR_ONLY = {"state": ("max_room_state_bytes", "max_room_state_depth", "beyond 64 bits")}
+
+
 @schemathesis.check
 def schema_valid_requests_pass_validation(ctx, response, case):
     """A request the schema allows is never refused by the request models: no bound hides outside the schema."""
     if case.meta is None or not case.meta.generation.mode.is_positive or response.status_code != 422:
         return None
     error = response.json()["error"]
-    if error["code"] == "invalid_request":
+    allowed = VALIDATOR_ONLY.get(error["where"].get("field", ""), ())
+    if error["code"] == "invalid_request" and not any(bound in error["message"] for bound in allowed):
         raise AssertionError(f"a request the schema allows failed the request model's validation: {error}")
     return None
 
@@ -85,7 +94,8 @@ def short_runs():
 
 
 @schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
+          derandomize="FUZZ_EXAMPLES" not in os.environ)
 def test_every_operation_passes_every_default_check(case):
     streams = case.path.endswith("/events")
     if case.meta.generation.mode.is_positive and "{code}" in case.path and (not streams or next(LIVE_STREAMS) < 3):
