@@ -87,7 +87,6 @@ ParamSet = Annotated[dict[ParamName, ParamMatrix], Field(max_length=2 * LIMITS.m
                                                          json_schema_extra=_names_as_property_names)]
 PointRow = Annotated[list[Number], Field(min_length=2, max_length=LIMITS.max_features + 1,
                                          description="x1, x2, ..., label (or x, y for a regression)")]
-MAX_STEP_COUNT = 2**31 - 1  # Adam's t: any count of steps a client can have taken
 
 
 class LayerSpec(BaseModel):
@@ -140,14 +139,17 @@ class OptimizerSpec(BaseModel):
     beta: Annotated[Fraction, Field(description="momentum's (and nesterov's) decay of the velocity")] = 0.9
     beta1: Annotated[Fraction, Field(description="Adam's decay of m")] = 0.9
     beta2: Annotated[Fraction, Field(description="Adam's decay of v")] = 0.999
-    eps: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0, le=1.0)] = 1e-8
+    rho: Annotated[Fraction, Field(description="RMSProp's decay of the running mean of g^2")] = 0.9
+    eps: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0, le=1.0,
+                                description="Adam's and RMSProp's guard against dividing by 0")] = 1e-8
 
 
 class OptimizerState(BaseModel):
     """An optimizer's own numbers, as an answer's optimizer_state gives them, to go on where a run stopped."""
     model_config = ConfigDict(extra="forbid")
 
-    t: Annotated[int | None, Field(strict=True, ge=0, le=MAX_STEP_COUNT, description="Adam's step count"), WHOLE] = None
+    t: Annotated[int | None, _at_most("max_steps_taken", strict=True, ge=0, description="Adam's step count"),
+                 WHOLE] = None
     velocity: Annotated[ParamSet | None, Field(description="momentum and nesterov")] = None
     m: Annotated[ParamSet | None, Field(description="Adam's first moments")] = None
     v: Annotated[ParamSet | None, Field(description="Adam's second moments")] = None
@@ -177,7 +179,11 @@ class NetworkRequest(BaseModel):
     params: Annotated[ParamSet | None, Field(description="Start from these parameters (an answer's params or "
                                                          "params_after); absent: seeded initialisation.")] = None
     optimizer_state: Annotated[OptimizerState | None, Field(description="Go on with this optimizer state (an "
-                                                                        "answer's optimizer_state).")] = None
+                                                                        "answer's optimizer.state).")] = None
+    batch_index: Annotated[int, _at_most("max_steps_taken", strict=True, ge=0, description=(
+        "The batch the (first) iteration takes, 0-based, in the run's seeded batch order (engine.train."
+        "BatchOrder): the iterations done so far, to go on where an answer stopped. No effect with the "
+        "full batch.")), WHOLE] = 0
 
 
 class IterationRequest(NetworkRequest):
@@ -200,6 +206,9 @@ class TrainRequest(NetworkRequest):
     divergence_factor: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=1.0, le=1e300, description=(
         "Stop as diverged when the loss exceeds this many times its first value; 1e300 lets a run go on until a "
         "number overflows, and the answer then names the first layer and node that did."))] = 100.0
+    encoding: Annotated[Literal["list", "compact"], Field(description=(
+        "compact: params, initial_params, the optimizer's state and the boundary's probabilities, each tensor "
+        "of 256 numbers or more, as {dtype, shape, base64} (float64, little-endian, row-major)"))] = "list"
 
 
 def _name_alone(entry: Any) -> Any:
@@ -214,6 +223,83 @@ class CompareRequest(TrainRequest):
         min_length=1, max_length=len(OPTIMIZERS),
         description="A name, or an optimizer object whose absent fields are taken from `optimizer`.")] = Field(
         default_factory=lambda: [OptimizerSpec(name=name) for name in ("sgd", "momentum", "adam")])
+
+
+class DivergenceWhere(BaseModel):
+    """One place in the drawing of the network: a layer and a unit (neuron) of it, and the quantity there."""
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"phase": "update", "layer": 2, "unit": 0, "quantity": "W", "node": "n6", "label": "W2", "status": "exploded",
+         "rule": "largest_relative_update", "growth": 3.1e5},
+        {"phase": "backward", "layer": 1, "unit": 3, "quantity": "dZ", "node": "n4", "label": "Z1",
+         "status": "overflow", "rule": "first_non_finite", "growth": None}]})
+
+    phase: Literal["forward", "backward", "update"]
+    layer: int = Field(ge=1, description="1..L, the output layer being L")
+    unit: int = Field(ge=0, description="0-based row of the layer's tensors: the neuron to highlight")
+    quantity: str = Field(description="forward Z, A, WA (= W A_prev), W, b, loss, L2; backward dZ, dA, dW, db, dL2")
+    node: str = Field(description="the layer view's node id (trace.nodes[].id, network.node_ids)")
+    label: str = Field(description="that node's label: Z1, A2, W1, L ...")
+    status: Literal["nan", "inf", "overflow", "div0", "exploded"]
+    rule: Literal["first_non_finite", "largest_relative_update"] = Field(description=(
+        "first_non_finite: the first number that stopped being finite, in forward then backward order. "
+        "largest_relative_update (status exploded: the loss blew up while every number stayed finite): the unit "
+        "whose incoming weights and bias the last update changed the most relative to their size before it."))
+    growth: float | None = Field(description=(
+        "largest_relative_update: ||delta [W_i, b_i]|| / ||[W_i, b_i]|| of that unit in the last update (null "
+        "when they were all 0); first_non_finite: null"))
+
+
+class DivergenceReport(BaseModel):
+    iteration: int = Field(description="the iteration (1-based, in this request) at which the run stopped")
+    learning_rate: float
+    reason: Literal["non_finite_loss", "non_finite_gradient", "non_finite_parameter", "loss_exploded"]
+    loss: float | None
+    initial_loss: float | None
+    where: DivergenceWhere
+    message: str = Field(description="English; names the rule")
+    message_zh: str = Field(description="简体中文")
+
+
+class TrainRun(BaseModel):
+    """One run of /network/train or of /network/compare's runs (the routes write it; here it is documented)."""
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["finished", "diverged", "stopped"]
+    stop_reason: Literal["max_run_seconds"] | None
+    iterations: int
+    history: dict[str, list[Any]]
+    metrics: dict[str, float | None]
+    params: dict[str, Any] = Field(description="lists of rows, or {dtype, shape, base64} with encoding compact")
+    boundary: dict[str, Any] | None
+    divergence: DivergenceReport | None
+    optimizer: dict[str, Any] = Field(description="name, settings, formula and state (send back as optimizer_state)")
+
+
+class TrainAnswer(TrainRun):
+    initial_params: dict[str, Any]
+    network: dict[str, Any]
+    data: dict[str, Any]
+
+
+class CompareAnswer(BaseModel):
+    runs: list[TrainRun]
+    initial_params: dict[str, Any]
+    network: dict[str, Any]
+    data: dict[str, Any]
+
+
+class IterationAnswer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    view: Literal["layer", "neuron"]
+    network: dict[str, Any]
+    data: dict[str, Any] = Field(description="... batch_size, batch_index and batch_rows (the training rows of the "
+                                             "batch, 0-based, in the order /data/points lists them)")
+    trace: dict[str, Any]
+    non_finite: DivergenceWhere | None = Field(description="layer view: where a number first stopped being finite")
+    params: dict[str, Any]
+    params_after: dict[str, Any]
+    optimizer: dict[str, Any]
 
 
 class DataParseRequest(BaseModel):
@@ -258,7 +344,8 @@ def _caps(*models: type[BaseModel]) -> dict[str, str]:
     return caps
 
 
-CAPS = _caps(LayerSpec, DataSpec, NetworkRequest, TrainRequest, DataParseRequest, DataPointsRequest, PointsQuery)
+CAPS = _caps(LayerSpec, DataSpec, OptimizerState, NetworkRequest, TrainRequest, DataParseRequest, DataPointsRequest,
+             PointsQuery)
 
 
 # ---- Responses (documentation of the contract; routes answer with ready JSON) -----------------
@@ -354,6 +441,24 @@ def _json_depth(value: Any) -> int:
     return deepest
 
 
+def _bounded_room_json(value: dict[str, Any]) -> dict[str, Any]:
+    """A room's state or results: at most max_room_state_depth deep and max_room_state_bytes as JSON."""
+    if _json_depth(value) > LIMITS.max_room_state_depth:
+        raise ValueError(f"nests deeper than {LIMITS.max_room_state_depth} levels (max_room_state_depth)")
+    try:
+        size = len(orjson.dumps(value))  # the size stored and sent
+    except TypeError:  # NOTE: Python's json reads what orjson cannot write: huge integers, lone surrogates
+        raise ValueError("holds a value that cannot be stored as JSON (an integer beyond 64 bits, or text "
+                         "that is not valid Unicode)") from None
+    if size > LIMITS.max_room_state_bytes:
+        raise ValueError(f"is larger than {LIMITS.max_room_state_bytes} bytes as JSON (max_room_state_bytes)")
+    return value
+
+
+RoomPage = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$", min_length=1, max_length=32,
+                                description="explorer, network, descent ...")]
+
+
 class RoomState(BaseModel):
     """What the teacher's page shows; every student's page follows it."""
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
@@ -361,8 +466,7 @@ class RoomState(BaseModel):
         "state": {"source": "q = x + y\nf = q * z", "values": {"x": -2, "y": 5, "z": -4}, "step": 6,
                   "panels": ["descent"]}}]})
 
-    page: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$", min_length=1, max_length=32,
-                               description="explorer, network, descent ...")]
+    page: RoomPage
     url: Annotated[str | None, Field(max_length=LIMITS.max_room_url_chars, pattern=r"^/(?:[^/\\\s][^\\\s]*)?$",
                                      description="The page's own address, path and query (starts with one '/').")] = None
     # NOTE: its size as JSON and its depth are checked below, the one bound here that JSON Schema cannot say.
@@ -373,16 +477,26 @@ class RoomState(BaseModel):
     @field_validator("state")
     @classmethod
     def _bounded(cls, state: dict[str, Any]) -> dict[str, Any]:
-        if _json_depth(state) > LIMITS.max_room_state_depth:
-            raise ValueError(f"nests deeper than {LIMITS.max_room_state_depth} levels (max_room_state_depth)")
-        try:
-            size = len(orjson.dumps(state))  # the size stored and sent
-        except TypeError:  # NOTE: Python's json reads what orjson cannot write: huge integers, lone surrogates
-            raise ValueError("holds a value that cannot be stored as JSON (an integer beyond 64 bits, or text "
-                             "that is not valid Unicode)") from None
-        if size > LIMITS.max_room_state_bytes:
-            raise ValueError(f"is larger than {LIMITS.max_room_state_bytes} bytes as JSON (max_room_state_bytes)")
-        return state
+        return _bounded_room_json(state)
+
+
+class RoomResults(BaseModel):
+    """What the teacher's page shows that its address cannot say (the network page: where training stands,
+    its curves and boundary, the optimizers compared), apart from the state so that a new step of the
+    state does not send them again."""
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "page": "network", "results": {"v": 1, "at": 300, "running": False, "history": {"train": [[0, 0.69],
+                                                                                                  [300, 0.12]]}}}]})
+
+    page: RoomPage
+    # NOTE: bounded like the state (size as JSON and depth below).
+    results: Annotated[dict[Annotated[str, Field(max_length=LIMITS.max_name_chars)], Any], Field(
+        max_length=LIMITS.max_room_state_keys, description="The page's results, as its classroom part packs them")]
+
+    @field_validator("results")
+    @classmethod
+    def _bounded(cls, results: dict[str, Any]) -> dict[str, Any]:
+        return _bounded_room_json(results)
 
 
 class QuizOpen(BaseModel):
@@ -430,7 +544,7 @@ def _over_cap(value: Any, cap: int, limit: str) -> Any:
     return value
 
 
-SurfaceId = Literal["quadratic", "rosenbrock", "himmelblau", "saddle", "logistic", "custom"]
+SurfaceId = Literal["quadratic", "rosenbrock", "himmelblau", "saddle", "logistic", "network", "custom"]
 OptimizerName = Literal["sgd", "momentum", "nesterov", "rmsprop", "adam"]
 Coordinate = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-LIMITS.max_coordinate,
                                     le=LIMITS.max_coordinate)]
@@ -454,7 +568,8 @@ class SurfaceSpec(BaseModel):
     source: Annotated[str | None, Field(min_length=1, max_length=LIMITS.max_source_chars,
                                         description="custom: a program whose inputs are a and b")] = None
     data_seed: Annotated[int, Field(strict=True, ge=0, le=LIMITS.max_seed,
-                                    description="logistic: the seed of the toy data set"), WHOLE] = 0
+                                    description="logistic, network: the seed of the toy data set (and of "
+                                                "the network's training and directions)"), WHOLE] = 0
 
 
 class SurfaceGridRequest(SurfaceSpec):
@@ -500,6 +615,10 @@ class DescentRunRequest(SurfaceSpec):
                                       description="converged once the gradient norm stays below this")] = 1e-6
     optimizers: Annotated[list[DescentOptimizer], Field(min_length=1, json_schema_extra={
         "maxItems": LIMITS.max_descent_optimizers})]
+    include: Annotated[list[Literal["state", "taylor"]], Field(
+        max_length=2, description="per-step parts to answer besides path, losses and gradients: the optimizers' "
+                                  "state and the Taylor rows (both when left out; [] for paths alone)")] = \
+        ["state", "taylor"]
 
     @field_validator("steps", mode="before")
     @classmethod

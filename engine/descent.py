@@ -2,8 +2,9 @@
 
 Each step evaluates every optimizer's current point in ONE vectorised call of the surface, then
 lets each optimizer (engine.optim) make its own update and records what it now holds (velocity;
-mean square; m, v and t). Index k of a run's path, losses, gradients and state is the point after
-k updates, so one slider position reads the same step across every array.
+mean square; m, v and t) in one array per quantity. Index k of a run's path, losses, gradients and
+state is the point after k updates, so one slider position reads the same step across every array.
+A caller that draws paths alone leaves the state and the Taylor columns out (`include`).
 
 A run stops, flagged and never raising, at the first step k where
   - the loss is not finite (or the gradient is not: the surface has no slope there), or
@@ -17,12 +18,15 @@ The Taylor panel rides along: at every point theta_k with gradient g_k and learn
   next       = L(theta_{k+1})                  where this optimizer really went
   next_predicted = L(theta_k) + g_k . (theta_{k+1} - theta_k)   the first-order promise of its own step
 All the probes of all runs are evaluated in one more vectorised call at the end.
+
+On a quadratic bowl each optimizer without adaptive rates has a critical learning rate, past which
+it diverges (critical_rate): 2 / lambda_max for plain descent, more with momentum.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 import numpy as np
 
@@ -34,6 +38,7 @@ from .optim import SGD, make_optimizer
 PARAMETER = "theta"  # the optimizers keep their state per parameter name; here there is one, (a, b)
 
 CONVERGED, RUNNING, DIVERGED = "converged", "running", "diverged"
+PARTS = ("state", "taylor")  # per-step parts of an answer a client may leave out (the page draws neither)
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ class Run:
     path: np.ndarray  # (n + 1, 2)
     losses: np.ndarray  # (n + 1,)
     gradients: np.ndarray  # (n + 1, 2)
-    state: list[dict[str, Any]]  # n + 1 snapshots: the optimizer's numbers after k updates
+    columns: dict[str, np.ndarray]  # the optimizer's numbers after k updates: name -> (n + 1, 2), or (n + 1,) for t
     start_loss: float
     threshold: float  # the loss past which the run counts as diverged
     diverged_at: int | None = None
@@ -71,6 +76,12 @@ class Run:
     @property
     def steps(self) -> int:
         return len(self.losses) - 1
+
+    @property
+    def state(self) -> list[dict[str, Any]]:
+        """n + 1 snapshots {name: value}: velocity; mean_square; t, m and v (empty for plain SGD)."""
+        return [{name: int(column[k]) if column.ndim == 1 else column[k] for name, column in self.columns.items()}
+                for k in range(self.steps + 1)]
 
     @property
     def status(self) -> str:
@@ -87,24 +98,36 @@ class Descent:
     divergence_factor: float
     tolerance: float
     runs: list[Run]
+    specs: list[OptimizerSpec]  # one per run, as asked for
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"surface": self.surface.describe(), "start": list(self.start), "steps": self.steps,
-                "divergence_factor": self.divergence_factor, "tolerance": self.tolerance,
-                "runs": [run_dict(run, self.divergence_factor, self.tolerance) for run in self.runs]}
+    def to_dict(self, include: Collection[str] = PARTS) -> dict[str, Any]:
+        """The answer; `include` names the per-step parts wanted besides the path (state, taylor)."""
+        surface = self.surface.describe()
+        lambda_max = surface.get("lambda_max")  # only a surface with a constant Hessian (the bowl) states it
+        runs = []
+        for run, spec in zip(self.runs, self.specs):
+            answer = run_dict(run, self.divergence_factor, self.tolerance, include)
+            answer["critical_lr"] = critical_rate(spec, lambda_max)
+            runs.append(answer)
+        return {"surface": surface, "start": list(self.start), "steps": self.steps,
+                "divergence_factor": self.divergence_factor, "tolerance": self.tolerance, "runs": runs}
 
 
 # ---- Running ----------------------------------------------------------------------------------
 
 def descend(surface: Surface, start: Sequence[float], optimizers: Sequence[OptimizerSpec], steps: int, *,
-            divergence_factor: float = 1000.0, tolerance: float = 1e-6, limits: Limits = LIMITS) -> Descent:
+            divergence_factor: float = 1000.0, tolerance: float = 1e-6, include: Collection[str] = PARTS,
+            limits: Limits = LIMITS) -> Descent:
+    """Run every optimizer from `start` for `steps` updates; `include` names the per-step parts to record
+    besides path, losses and gradients: the optimizers' state, and the Taylor columns."""
     start_point = _check_inputs(start, optimizers, steps, divergence_factor, tolerance, limits)
     made = [spec.make(limits) for spec in optimizers]
     count = len(made)
     path = np.full((count, steps + 1, 2), np.nan)
     losses = np.full((count, steps + 1), np.nan)
     gradients = np.full((count, steps + 1, 2), np.nan)
-    states: list[list[dict[str, Any]]] = [[] for _ in made]
+    columns: list[dict[str, np.ndarray]] = [{} for _ in made]
+    record_state = "state" in include
     ends = [steps] * count
     diverged_at: list[int | None] = [None] * count
     reasons: list[str | None] = [None] * count
@@ -126,7 +149,8 @@ def descend(surface: Surface, start: Sequence[float], optimizers: Sequence[Optim
             still = []
             for i, value, slope_a, slope_b in zip(active, loss.tolist(), grad_a.tolist(), grad_b.tolist()):
                 optimizer = made[i]
-                states[i].append(_snapshot(optimizer))
+                if record_state:
+                    _snapshot(optimizer, columns[i], k, steps)
                 if k == 0:
                     start_losses[i] = value
                     thresholds[i] = _threshold(value, divergence_factor)
@@ -144,13 +168,15 @@ def descend(surface: Surface, start: Sequence[float], optimizers: Sequence[Optim
     runs = []
     for i, (spec, optimizer) in enumerate(zip(optimizers, made)):
         end = ends[i] + 1
-        run = Run(optimizer, spec.label, path[i, :end], losses[i, :end], gradients[i, :end], states[i],
+        run = Run(optimizer, spec.label, path[i, :end], losses[i, :end], gradients[i, :end],
+                  {name: column[:end] for name, column in columns[i].items()},
                   start_losses[i], thresholds[i], diverged_at[i], reasons[i])
         run.converged_at = _converged_at(run, tolerance)
         run.reversals = _reversals(run.path)
         runs.append(run)
-    _taylor_columns(surface, runs)
-    return Descent(surface, start_point, steps, float(divergence_factor), float(tolerance), runs)
+    if "taylor" in include:
+        _taylor_columns(surface, runs)
+    return Descent(surface, start_point, steps, float(divergence_factor), float(tolerance), runs, list(optimizers))
 
 
 def _check_inputs(start: Sequence[float], optimizers: Sequence[OptimizerSpec], steps: int, divergence_factor: float,
@@ -196,16 +222,15 @@ def _stop_reason(k: int, loss: float, grad_a: float, grad_b: float, threshold: f
     return None
 
 
-def _snapshot(optimizer: SGD) -> dict[str, Any]:
-    """The optimizer's numbers for (a, b) now, zeros before its first update."""
-    state = optimizer.parameter_state(PARAMETER)
-    snapshot: dict[str, Any] = {}
-    for name, value in state.items():
-        if isinstance(value, int):
-            snapshot[name] = value
-        else:
-            snapshot[name] = np.zeros(2) if value is None else value
-    return snapshot
+def _snapshot(optimizer: SGD, columns: dict[str, np.ndarray], k: int, steps: int) -> None:
+    """Write the optimizer's numbers for (a, b) now into row k of its columns (zeros before its first update)."""
+    for name, value in optimizer.parameter_state(PARAMETER).items():
+        column = columns.get(name)
+        if column is None:
+            column = columns[name] = np.zeros(steps + 1, dtype=np.int64) if isinstance(value, int) \
+                else np.zeros((steps + 1, 2))
+        if value is not None:
+            column[k] = value
 
 
 def _converged_at(run: Run, tolerance: float) -> int | None:
@@ -248,6 +273,30 @@ def _taylor_columns(surface: Surface, runs: list[Run]) -> None:
                       "next_predicted": promised}
 
 
+# ---- The critical rate ------------------------------------------------------------------------
+
+def critical_rate(spec: OptimizerSpec, lambda_max: float | None) -> float | None:
+    """The largest learning rate at which this optimizer still converges on a quadratic whose Hessian's
+    largest eigenvalue is lambda_max (None for the adaptive optimizers, which have no fixed one).
+
+    Along an eigenvector with eigenvalue lambda the update is linear in h = eta lambda:
+      sgd        w <- (1 - h) w                        stable iff 0 < h < 2
+      momentum   z^2 - (1 + beta - h) z + beta = 0     stable iff 0 < h < 2 + 2 beta
+      nesterov   z^2 - (1 + beta)(1 - h) z + beta (1 - h) = 0
+                                                       stable iff 0 < h < (2 + 2 beta) / (1 + 2 beta)
+    and the steepest direction, lambda_max, is the first to break.
+    """
+    if lambda_max is None or not lambda_max > 0:
+        return None
+    if spec.name == "sgd":
+        return 2.0 / lambda_max
+    if spec.name == "momentum":
+        return (2.0 + 2.0 * spec.beta) / lambda_max
+    if spec.name == "nesterov":
+        return (2.0 + 2.0 * spec.beta) / ((1.0 + 2.0 * spec.beta) * lambda_max)
+    return None
+
+
 # ---- JSON -------------------------------------------------------------------------------------
 
 def _number(x: Any) -> float | None:
@@ -261,19 +310,31 @@ def _numbers(array: np.ndarray) -> list[Any]:
     return np.where(np.isfinite(array), array, None).tolist()
 
 
-def _state_dict(snapshot: dict[str, Any]) -> dict[str, Any]:
-    return {name: value if isinstance(value, int) else _numbers(np.asarray(value)) for name, value in snapshot.items()}
+def _state_rows(run: Run) -> list[dict[str, Any]]:
+    names = list(run.columns)
+    lists = [column.tolist() if column.ndim == 1 else _numbers(column) for column in run.columns.values()]
+    if not names:
+        return [{} for _ in range(run.steps + 1)]
+    return [dict(zip(names, row)) for row in zip(*lists)]
 
 
-def run_dict(run: Run, divergence_factor: float, tolerance: float) -> dict[str, Any]:
-    columns = {name: _numbers(values) for name, values in run.taylor.items()}
-    taylor = [{"step": k, **{name: column[k] for name, column in columns.items()}} for k in range(run.steps + 1)]
-    return {"optimizer": {**run.optimizer.describe(), "label": run.label},
-            "path": _numbers(run.path), "losses": _numbers(run.losses), "gradients": _numbers(run.gradients),
-            "state": [_state_dict(snapshot) for snapshot in run.state], "steps": run.steps,
-            "status": run.status, "diverged_at": run.diverged_at, "reason": run.reason,
-            "converged_at": run.converged_at, "threshold": _number(run.threshold),
-            "reversals": run.reversals, "message": message(run, divergence_factor, tolerance), "taylor": taylor}
+def _taylor_rows(run: Run) -> list[dict[str, Any]]:
+    names = list(run.taylor)
+    lists = [_numbers(column) for column in run.taylor.values()]
+    return [{"step": k, **dict(zip(names, row))} for k, row in enumerate(zip(*lists))]
+
+
+def run_dict(run: Run, divergence_factor: float, tolerance: float, include: Collection[str] = PARTS) -> dict[str, Any]:
+    answer = {"optimizer": {**run.optimizer.describe(), "label": run.label},
+              "path": _numbers(run.path), "losses": _numbers(run.losses), "gradients": _numbers(run.gradients),
+              "steps": run.steps, "status": run.status, "diverged_at": run.diverged_at, "reason": run.reason,
+              "converged_at": run.converged_at, "threshold": _number(run.threshold),
+              "reversals": run.reversals, "message": message(run, divergence_factor, tolerance)}
+    if "state" in include:
+        answer["state"] = _state_rows(run)
+    if "taylor" in include and run.taylor:
+        answer["taylor"] = _taylor_rows(run)
+    return answer
 
 
 def message(run: Run, divergence_factor: float, tolerance: float) -> dict[str, str]:

@@ -5,7 +5,8 @@
     himmelblau   L = (a^2 + b - 11)^2 + (a + b^2 - 7)^2               four minima
     saddle       L = a^2 / 2 + b^4 / 4 - b^2 / 2                      a saddle at 0 between two valleys
     logistic     L = mean log(1 + exp(-s (a x1 + b x2)))              one neuron's real loss on toy data
-    custom       f(a, b) typed in the expression language             traced by engine.trace
+    network      L = BCE of a 2-4-1 network at theta* + a d1 + b d2   a trained network's loss along two directions
+    custom       f(a, b) typed in the expression language             run on the op table's own rules
 
 Every surface takes arrays a and b of one shape and answers arrays of that shape, so a contour grid,
 the heads of several optimizers and a list of Taylor probes are each one vectorised call. Nothing
@@ -24,12 +25,12 @@ import numpy as np
 
 from .data import make_dataset
 from .errors import LimitError, SourceError, ValueInputError
-from .evaluate import forward
-from .graph import Graph
+from .graph import CONST, INPUT, Graph
 from .limits import LIMITS, Limits
+from .nn import mlp_spec
 from .ops import OPS
 from .parse import parse
-from .trace import run
+from .train import TrainConfig, train
 
 Box = tuple[tuple[float, float], tuple[float, float]]
 Point = tuple[float, float]
@@ -283,16 +284,173 @@ def _logistic_minimum(seed: int) -> Point | None:
     return float(theta[0]), float(theta[1])
 
 
+NETWORK_SIZES = (2, 4, 1)  # features, tanh units, one sigmoid output (binary cross-entropy)
+NETWORK_POINTS = 40
+NETWORK_DATASET = "moons"
+NETWORK_TRAINING = {"optimizer": "adam", "learning_rate": 0.05, "iterations": 300}
+
+
+@dataclass(frozen=True)
+class NetworkPlane:
+    """A trained network theta* and two directions d1, d2 in its parameter space, with its data."""
+    x: np.ndarray  # (2, m): samples are columns, as in engine.nn
+    labels: np.ndarray  # (m,) 0 or 1
+    center: dict[str, np.ndarray]  # W1, b1, W2, b2 after training
+    directions: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
+    loss: float  # the training loss at theta*
+
+
+@lru_cache(maxsize=8)
+def network_plane(seed: int) -> NetworkPlane:
+    """Train the network on its toy set (engine.train, seeded), then draw two random directions.
+
+    Each direction is "filter-normalised" (Li et al., 2018, Visualizing the loss landscape of neural
+    nets): the incoming weights and bias of every unit are scaled to the length of that unit's own
+    trained ones, so a = 1 moves each unit by about its own size and the picture does not depend on
+    how the weights happen to be scaled.
+    """
+    data = make_dataset(NETWORK_DATASET, NETWORK_POINTS, seed=seed)
+    spec = mlp_spec(NETWORK_SIZES, ["tanh"], "bce")
+    trained = train(TrainConfig(spec, seed=seed, **NETWORK_TRAINING), data)
+    center = {name: np.array(value, dtype=np.float64) for name, value in trained.params.items()}
+    rng = np.random.default_rng([seed, 2])  # its own stream: the directions do not repeat the initial weights
+    directions = []
+    for _ in range(2):
+        direction = {}
+        for layer in range(1, len(NETWORK_SIZES)):
+            weights, bias = center[f"W{layer}"], center[f"b{layer}"]
+            unit = np.hstack([weights, bias])  # one row per unit: its incoming weights and its bias
+            random = rng.standard_normal(unit.shape)
+            random *= (np.linalg.norm(unit, axis=1, keepdims=True)
+                       / np.maximum(np.linalg.norm(random, axis=1, keepdims=True), 1e-300))
+            direction[f"W{layer}"], direction[f"b{layer}"] = random[:, :-1], random[:, -1:]
+        directions.append(direction)
+    x, labels = data.columns("bce")
+    for array in (x, labels, *center.values(), *(v for d in directions for v in d.values())):
+        array.setflags(write=False)
+    return NetworkPlane(x, labels.reshape(-1), center, (directions[0], directions[1]),
+                        float(trained.metrics["train_loss"]))
+
+
+class NetworkSlice(Surface):
+    """A small network's real loss on the plane through its trained weights: L(theta* + a d1 + b d2).
+
+    The network is 2-4-1 (tanh, then a sigmoid output) trained on 40 points of two moons; its loss is
+    the mean binary cross-entropy. theta is linear in (a, b), so the first layer's pre-activations are
+    Z1 = P0 + a P1 + b P2 with P_k = W1_k X + b1_k fixed, and a whole grid of (a, b) is one array of
+    shape (points, units, samples). The slopes along a and b come by the chain rule in forward mode:
+    dZ1/da = P1, dA1/da = (1 - A1^2) P1, dZ2/da = w2_1 . A1 + w2 . dA1/da + b2_1, and
+    dL/da = sum over samples of dL/dZ2 dZ2/da, with dL/dZ2 = -s sigmoid(-s Z2) / m (s = 2 label - 1).
+    """
+    id = "network"
+    formula = ("L(a, b) = mean BCE of a 2-4-1 tanh network at theta* + a d1 + b d2 (theta*: trained weights, "
+               "d1, d2: random filter-normalised directions) on 40 points of two moons")
+    latex = r"L(a, b) = \mathrm{BCE}\left(f_{\theta^* + a\,d_1 + b\,d_2}(X),\ y\right)"
+    CHUNK = 100_000  # grid points x units x samples per block: a block's arrays stay in the cache
+
+    def __init__(self, data_seed: int = 0) -> None:
+        self.data_seed = int(data_seed)
+        plane = network_plane(self.data_seed)
+        self.plane = plane
+        x = plane.x
+        first = [plane.center, *plane.directions]
+        # P_k = W1_k X + b1_k (units, m), and the output layer's w2_k (units,) and b2_k, for k = centre, d1, d2
+        self.pre = [part["W1"] @ x + part["b1"] for part in first]
+        self.out_weights = [part["W2"].reshape(-1) for part in first]
+        self.out_bias = [float(part["b2"].reshape(-1)[0]) for part in first]
+        self.signs = 2.0 * plane.labels - 1.0
+        units, samples = self.pre[0].shape
+        self.block = max(1, self.CHUNK // (units * samples))
+
+    def loss_and_gradient(self, a: np.ndarray, b: np.ndarray) -> Arrays:
+        return _in_blocks(self._block, a, b, self.block, gradient=True)
+
+    def loss(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return _in_blocks(self._block, a, b, self.block, gradient=False)[0]
+
+    def _block(self, a: np.ndarray, b: np.ndarray, gradient: bool) -> tuple[np.ndarray, ...]:
+        (p0, p1, p2), (w0, w1, w2), (c0, c1, c2) = self.pre, self.out_weights, self.out_bias
+        with np.errstate(all="ignore"):
+            along_a, along_b = a[:, None, None], b[:, None, None]
+            hidden = p0 + along_a * p1  # Z1, (points, units, samples)
+            hidden += along_b * p2
+            np.tanh(hidden, out=hidden)  # A1
+            weights = (w0 + a[:, None] * w1 + b[:, None] * w2)[:, None, :]  # w2 at each point, (points, 1, units)
+            logits = np.matmul(weights, hidden)[:, 0, :]  # Z2, (points, samples)
+            logits += (c0 + a * c1 + b * c2)[:, None]
+            margin = logits * self.signs  # s Z2
+            # NOTE: softplus(-m) = max(-m, 0) + log1p(exp(-|m|)), as for the one neuron: never overflows
+            tail = np.exp(-np.abs(margin))
+            loss = (np.maximum(-margin, 0.0) + np.log1p(tail)).mean(axis=1)
+            if not gradient:
+                return (loss,)
+            wrong = np.where(margin >= 0.0, tail, 1.0) / (1.0 + tail)  # sigmoid(-s Z2)
+            upstream = -(self.signs * wrong) / margin.shape[1]  # dL/dZ2, (points, samples)
+            slope = 1.0 - hidden * hidden  # tanh'(Z1) = 1 - A1^2
+            grads = []
+            for p_k, w_k, c_k in ((p1, w1, c1), (p2, w2, c2)):
+                moved = np.matmul(w_k, hidden)  # dZ2 along the direction: the output weights move ...
+                moved += np.matmul(weights, slope * p_k)[:, 0, :]  # ... and so do the hidden units
+                moved += c_k
+                moved *= upstream
+                grads.append(moved.sum(axis=1))
+            return loss, grads[0], grads[1]
+
+    def params_at(self, a: float, b: float) -> dict[str, np.ndarray]:
+        """The network's weights at (a, b) of the plane, as engine.nn names them."""
+        plane = self.plane
+        return {name: plane.center[name] + a * plane.directions[0][name] + b * plane.directions[1][name]
+                for name in plane.center}
+
+    def minima(self) -> list[Point]:
+        found = _slice_minimum(self.data_seed)
+        return [] if found is None else [found]
+
+    def settings(self) -> dict[str, Any]:
+        return {"data_seed": self.data_seed}
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "network": {"sizes": list(NETWORK_SIZES), "activations": ["tanh", "sigmoid"],
+                                                  "loss": "bce", "dataset": NETWORK_DATASET,
+                                                  "points": NETWORK_POINTS, "training": dict(NETWORK_TRAINING)},
+                "data": {"x": self.plane.x.T.tolist(), "labels": self.plane.labels.astype(int).tolist()}}
+
+
+@lru_cache(maxsize=8)
+def _slice_minimum(seed: int) -> Point | None:
+    """Newton's method on the plane from the trained weights at (0, 0), which sit at (or next to) a minimum
+    of the slice; None when it does not settle on a point where the slope vanishes and the loss curves up."""
+    surface = NetworkSlice(seed)
+    theta = np.zeros(2)
+    for _ in range(30):
+        _, grad_a, grad_b = surface.loss_and_gradient(theta[:1], theta[1:])
+        gradient = np.array([grad_a[0], grad_b[0]])
+        hessian = hessian_at(surface, (float(theta[0]), float(theta[1])))
+        if not np.all(np.linalg.eigvalsh(hessian) > 0):
+            return None
+        step = np.linalg.solve(hessian, gradient)
+        theta = theta - step
+        if not np.isfinite(theta).all() or np.abs(theta).max() > 1.0:
+            return None
+        if np.abs(step).max() < 1e-12:
+            break
+    _, grad_a, grad_b = surface.loss_and_gradient(theta[:1], theta[1:])
+    if np.hypot(grad_a[0], grad_b[0]) > 1e-9:
+        return None
+    return float(theta[0]), float(theta[1])
+
+
 class Custom(Surface):
-    """f(a, b) typed in the expression language, evaluated by the engine's own graph: forward for
-    the values, forward and backward (engine.trace.run) for the gradient. a and b are bound to
-    whole arrays at once, so only elementwise ops are allowed (a sum would mix grid points)."""
+    """f(a, b) typed in the expression language, run on the op table's own forward rules and local
+    derivatives (engine.ops) as a flat tape: a and b are bound to whole arrays at once, so only
+    elementwise ops are allowed (a sum would mix grid points)."""
     id = "custom"
     CHUNK = 2_000_000  # nodes x points per block: bounds the memory of one grid
 
     def __init__(self, source: str, limits: Limits = LIMITS) -> None:
         self.source = source
         self.graph = parse_surface(source, limits)
+        self.tape = Tape(self.graph)
         self.formula = source
         self.latex = ""
         self.block = max(1, self.CHUNK // len(self.graph.nodes))
@@ -304,19 +462,83 @@ class Custom(Surface):
         return _in_blocks(self._block, a, b, self.block, gradient=False)[0]
 
     def _block(self, a: np.ndarray, b: np.ndarray, gradient: bool) -> tuple[np.ndarray, ...]:
-        graph = self.graph
-        given = {"a": a, "b": b}
-        bindings = {index: given[name] for name, index in graph.inputs.items()}
         with np.errstate(all="ignore"):
+            values = self.tape.forward(a, b)
+            loss = _spread(values[self.tape.output], a.shape)
             if not gradient:
-                return (_spread(forward(graph, bindings, checked=False).values[graph.output], a.shape),)
-            result = run(graph, bindings, record=False, checked=False)
-            grads = [result.grads[graph.inputs[name]] if name in graph.inputs else None for name in INPUTS]
-            return (_spread(result.values[graph.output], a.shape),
-                    *[np.zeros(a.shape) if g is None else _spread(g, a.shape) for g in grads])
+                return (loss,)
+            grad_a, grad_b = self.tape.backward(values, a.shape)
+            return loss, grad_a, grad_b
 
     def settings(self) -> dict[str, Any]:
         return {"source": self.source}
+
+
+class Tape:
+    """A parsed f(a, b) as a flat list of op-table rules, for evaluating it many times.
+
+    NOTE: engine.trace.run does the same forward and backward but keeps statuses, steps and shapes for
+    the explorer; a descent run calls its surface once per step on a handful of points, where that
+    bookkeeping costs several times the arithmetic. Every node here is a or b, a constant, or an
+    elementwise op, so a node that depends on a or b has their shape and no gradient needs
+    un-broadcasting. The numbers are the same as engine.trace's, step for step.
+    """
+
+    def __init__(self, graph: Graph) -> None:
+        self.output = graph.output
+        self.count = len(graph.nodes)
+        self.steps: list[tuple[int, Callable[..., Any], tuple[int, ...], tuple[Callable[..., Any], ...]]] = []
+        self.leaves: list[tuple[int, str | float]] = []  # (node, "a" | "b" | a constant)
+        varies = [False] * self.count  # depends on a or b: only these carry a gradient
+        for node in graph.nodes:
+            if node.op == INPUT:
+                self.leaves.append((node.index, node.label))
+                varies[node.index] = True
+            elif node.op == CONST:
+                self.leaves.append((node.index, float(node.constant)))
+            else:
+                op = OPS[node.op]
+                self.steps.append((node.index, op.forward, node.inputs, op.partials))
+                varies[node.index] = any(varies[i] for i in node.inputs)
+        self.varies = varies
+        self.inputs = dict(graph.inputs)
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> list[Any]:
+        values: list[Any] = [None] * self.count
+        given = {"a": a, "b": b}
+        for index, leaf in self.leaves:
+            values[index] = given[leaf] if isinstance(leaf, str) else np.float64(leaf)
+        for index, rule, inputs, _ in self.steps:
+            values[index] = rule(*[values[i] for i in inputs])
+        return values
+
+    def backward(self, values: list[Any], shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """dL/da and dL/db at every point, by the chain rule from the output back (zeros where L
+        does not depend on the input)."""
+        varies = self.varies
+        grads: list[Any] = [None] * self.count
+        if varies[self.output]:
+            grads[self.output] = np.ones(shape)
+        for index, _, inputs, partials in reversed(self.steps):
+            upstream = grads[index]
+            if upstream is None:
+                continue
+            operands = [values[i] for i in inputs]
+            for k, j in enumerate(inputs):
+                if not varies[j]:
+                    continue
+                local = partials[k](values[index], *operands)
+                if type(local) is float and (local == 1.0 or local == -1.0):
+                    contribution = upstream if local == 1.0 else -upstream
+                else:
+                    contribution = upstream * local
+                grads[j] = contribution if grads[j] is None else grads[j] + contribution
+        answers = []
+        for name in INPUTS:
+            index = self.inputs.get(name)
+            grad = None if index is None else grads[index]
+            answers.append(np.zeros(shape) if grad is None else _spread(grad, shape))
+        return answers[0], answers[1]
 
 
 def _spread(value: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -446,6 +668,20 @@ KINDS: dict[str, Kind] = {
         (Setting("data_seed", "integer", 0, 0, LIMITS.max_seed,
                  {"en": "the seed of the toy data set", "zh": "玩具数据集的随机种子"}),),
         lambda data_seed=0: Logistic(data_seed), 0.5),
+    "network": Kind(
+        "network",
+        {"en": "A network's loss along two directions", "zh": "神经网络沿两个方向的损失"},
+        {"en": "A 2-4-1 tanh network trained on 40 points of two moons has 17 weights; this is its real loss "
+               "on a plane through the trained weights (at 0, 0) along two random directions, each scaled unit "
+               "by unit to the trained weights' size. Curved valleys, a second basin: what a network descends.",
+         "zh": "一个 2-4-1 的 tanh 网络在两个月牙形的 40 个点上训练后有 17 个参数；这里画的是它的真实损失，"
+               "取在穿过训练所得权重（即 (0, 0)）的一个平面上，沿两个随机方向（每个神经元按训练权重的大小缩放）。"
+               "弯曲的山谷、另一个盆地：这就是网络真正要下降的地形。"},
+        ((-1.5, 1.5), (-1.5, 1.5)), (0.9, 0.9),
+        (Setting("data_seed", "integer", 0, 0, LIMITS.max_seed,
+                 {"en": "the seed of the data, of the network's training and of the two directions",
+                  "zh": "数据、网络训练和两个方向的随机种子"}),),
+        lambda data_seed=0: NetworkSlice(data_seed), 0.1),
     "custom": Kind(
         "custom",
         {"en": "Your own f(a, b)", "zh": "自定义 f(a, b)"},
@@ -477,13 +713,13 @@ def make_surface(name: str, *, condition: float | None = None, angle: float | No
         if not (_is_number(angle) and -90.0 <= angle <= 90.0):
             raise ValueInputError("angle must be a number of degrees from -90 to 90", "angle", code="invalid_value")
         return Quadratic(condition, angle)
-    if name == "logistic":
+    if name in ("logistic", "network"):
         data_seed = 0 if data_seed is None else data_seed
         if isinstance(data_seed, bool) or not isinstance(data_seed, (int, np.integer)) \
                 or not 0 <= data_seed <= limits.max_seed:
             raise ValueInputError(f"data_seed must be a whole number from 0 to {limits.max_seed}", "data_seed",
                                   code="invalid_value")
-        return Logistic(int(data_seed))
+        return Logistic(int(data_seed)) if name == "logistic" else NetworkSlice(int(data_seed))
     if name == "custom":
         if not isinstance(source, str) or not source.strip():
             raise ValueInputError("a custom surface needs its source: a program in a and b such as "

@@ -38,10 +38,10 @@ import numpy as np
 
 from .errors import LimitError, ValueInputError
 from .evaluate import OK, output_value
-from .graph import Graph
+from .graph import CONST, INPUT, Graph
 from .limits import LIMITS, Limits
 from .ops import OPS
-from .optim import SGD, first_order_prediction
+from .optim import SGD, as_parameter, first_order_prediction
 from .trace import Trace, Update, UpdateStep, run
 from .values import number_text
 
@@ -50,10 +50,10 @@ LOSSES = ("cross_entropy", "bce", "mse")
 OUTPUT_OF_LOSS = {"cross_entropy": "softmax", "bce": "sigmoid"}  # mse: the last activation given, linear by default
 INIT_SCHEMES = {"he": "He normal, std = sqrt(2 / fan_in)",
                 "glorot": "Glorot (Xavier) normal, std = sqrt(2 / (fan_in + fan_out))"}
-# g'(Z[l]) as the lessons write it, in terms of Z[l] or A[l]
-DERIVATIVE = {"tanh": ("1 - A[{l}]^2", "1 - (A^{{[{l}]}})^2"),
+# g'(Z[l]) as the lessons write it, in terms of Z[l] or A[l], bracketed as a factor of an elementwise product
+DERIVATIVE = {"tanh": ("(1 - A[{l}]^2)", "\\left(1 - (A^{{[{l}]}})^2\\right)"),
               "relu": ("[Z[{l}] > 0]", "[Z^{{[{l}]}} > 0]"),
-              "sigmoid": ("A[{l}] (1 - A[{l}])", "A^{{[{l}]}}(1 - A^{{[{l}]}})")}
+              "sigmoid": ("A[{l}] (1 - A[{l}])", "A^{{[{l}]}} \\odot \\left(1 - A^{{[{l}]}}\\right)")}
 
 
 # ---- The architecture -------------------------------------------------------------------------
@@ -78,6 +78,11 @@ class MLPSpec:
 
     def parameter_names(self) -> list[str]:
         return [name for layer in range(1, self.layers + 1) for name in (f"W{layer}", f"b{layer}")]
+
+    def parameter_shapes(self) -> dict[str, tuple[int, int]]:
+        """W[l]: (n_l, n_{l-1}) and b[l]: (n_l, 1), in the order W1, b1, W2, b2, ..."""
+        return {name: (self.sizes[layer], self.sizes[layer - 1] if name[0] == "W" else 1)
+                for layer in range(1, self.layers + 1) for name in (f"W{layer}", f"b{layer}")}
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -159,6 +164,21 @@ def init_params(spec: MLPSpec, seed: int = 0) -> dict[str, np.ndarray]:
         params[f"W{layer}"] = rng.normal(0.0, std, size=(fan_out, fan_in))
         params[f"b{layer}"] = np.zeros((fan_out, 1))
     return params
+
+
+def check_params(spec: MLPSpec, given: Mapping[str, Any], field: str = "params") -> dict[str, np.ndarray]:
+    """Parameters a client sent back (an answer's params or params_after): exactly this network's W[l] and b[l],
+    each of its shape and finite, as float64 arrays in the order W1, b1, W2, ..."""
+    shapes = spec.parameter_shapes()
+    for name in given:
+        if name not in shapes:
+            raise ValueInputError(f"{field} has {name}, which this network does not have; it has "
+                                  f"{', '.join(shapes)}", f"{field}.{name}", code="unknown_param")
+    for name in shapes:
+        if name not in given:
+            raise ValueInputError(f"{field} lacks {name}: give all of {', '.join(shapes)} (or no {field})", field,
+                                  code="missing_value")
+    return {name: as_parameter(given[name], shape, f"{field}.{name}", name) for name, shape in shapes.items()}
 
 
 # ---- The layer view: one graph of tensors -----------------------------------------------------
@@ -281,7 +301,7 @@ def build_graph(spec: MLPSpec, m: int, limits: Limits = LIMITS) -> NetGraph:
                                                 f"dA^{{[{l - 1}]}} = W^{{[{l}]\\top}} dZ^{{[{l}]}}")
         if activation in DERIVATIVE and not (l == L and spec.loss in OUTPUT_OF_LOSS):
             text, latex = DERIVATIVE[activation]
-            notes[("edge", a, 0)] = _note(l, "dZ", f"dZ[{l}] = dA[{l}] * g'(Z[{l}]), g' = " + text.format(l=l),
+            notes[("edge", a, 0)] = _note(l, "dZ", f"dZ[{l}] = dA[{l}] * g'(Z[{l}]) = dA[{l}] * " + text.format(l=l),
                                           f"dZ^{{[{l}]}} = dA^{{[{l}]}} \\odot " + latex.format(l=l))
         layers.append(LayerNodes(l, w, b, product, z, a))
         previous = a
@@ -301,7 +321,8 @@ def build_graph(spec: MLPSpec, m: int, limits: Limits = LIMITS) -> NetGraph:
         data_loss = graph.add_op("bce", (last.Z, y), "L").index
         notes[("forward", data_loss)] = _note(
             L, "loss", f"L = (1/m) sum(-Y log(A[{L}]) - (1 - Y) log(1 - A[{L}])), computed from Z[{L}] without log(0)",
-            f"L = \\tfrac{{1}}{{m}} \\sum -Y \\log A^{{[{L}]}} - (1 - Y) \\log(1 - A^{{[{L}]}})")
+            f"L = -\\tfrac{{1}}{{m}} \\sum \\left(Y \\odot \\log A^{{[{L}]}} "
+            f"+ (1 - Y) \\odot \\log(1 - A^{{[{L}]}})\\right)")
         notes[("edge", data_loss, 0)] = _note(L, "dZ", f"dZ[{L}] = (sigmoid(Z[{L}]) - Y) / m = (A[{L}] - Y) / m",
                                               f"dZ^{{[{L}]}} = \\tfrac{{1}}{{m}}(A^{{[{L}]}} - Y)")
     else:
@@ -410,7 +431,7 @@ def iteration(model: MLP, params: Mapping[str, np.ndarray], x: np.ndarray, y: np
                 after[name], _update_formula(optimizer, name, params[name], gradients[name], after[name]),
                 state=optimizer.parameter_state(name),
                 note=_note(layer, name[0], optimizer.formula().replace("theta", name).replace(" g", f" d{name}"),
-                           "")))
+                           optimizer.latex(f"{name[0]}^{{[{layer}]}}", f"d{name[0]}^{{[{layer}]}}"))))
     loss_before = float(result.values[net.loss])
     loss_after = float(output_value(net.graph, net.bind(after, x, y)))
     predicted = first_order_prediction(loss_before, gradients, params, after)
@@ -432,23 +453,130 @@ def _update_formula(optimizer: SGD, name: str, before: Any, gradient: Any, after
 
 
 # ---- What went wrong, if anything -------------------------------------------------------------
+# Every report names one place in the drawing: {"phase", "layer", "unit", "quantity", "node", "label",
+# "status", "rule", "growth"}. layer is 1..L; unit is the 0-based row of that layer (a neuron); quantity
+# is Z, A, WA, W, b, loss or L2 forward, dZ, dA, dW, db ... backward; node and label are the layer view's
+# node of that quantity. Two rules decide the place:
+#   first_non_finite          the first number that stopped being finite, in forward then backward order
+#                             (status nan, inf, overflow or div0; growth null);
+#   largest_relative_update   (the loss exploded while every number stayed finite) the unit whose
+#                             incoming weights and bias the last update changed the most relative to their
+#                             size before it: growth = ||delta [W_i, b_i]|| / ||[W_i, b_i]|| (status exploded).
+
+FIRST_NON_FINITE, LARGEST_RELATIVE_UPDATE = "first_non_finite", "largest_relative_update"
+EXPLODED = "exploded"
+
+
+def _is_bad(status: str) -> bool:
+    return status not in (OK, "none")
+
+
+def _size(array: Any) -> float:
+    """How large an array is, for following a blow-up: infinite when it holds a non-finite number."""
+    if array is None:
+        return -1.0
+    with np.errstate(all="ignore"):
+        values = np.abs(np.asarray(array, dtype=np.float64))
+    return float(np.inf) if not np.isfinite(values).all() else float(values.max(initial=0.0))
+
+
+def _unit_of(array: Any) -> int | None:
+    """The row of a layer's tensor holding its first non-finite number, or else its largest |number|."""
+    if array is None or np.ndim(array) != 2:
+        return None
+    with np.errstate(all="ignore"):
+        bad = ~np.isfinite(array)
+        if bad.any():
+            return int(np.argmax(bad.any(axis=1)))
+        return int(np.argmax(np.abs(array).max(axis=1)))
+
+
+def _place(net: NetGraph, arrays: Any, start: int) -> tuple[int, int]:
+    """(layer, unit) of a node. A scalar such as the loss or an L2 sum has no rows: follow its inputs, always
+    to the one holding the larger (or a non-finite) number, down to a layer's tensor."""
+    nodes = net.graph.nodes
+    index = start
+    for _ in range(len(nodes)):
+        layer = net.quantity.get(index, (None, None))[0]
+        unit = _unit_of(arrays[index])
+        if layer and unit is not None:
+            return layer, unit
+        inputs = [j for j in nodes[index].inputs if nodes[j].op != CONST and j not in (net.X, net.Y)]
+        if not inputs:
+            break
+        index = max(inputs, key=lambda j: _size(arrays[j]))
+    return net.spec.layers, 0
+
+
+def _where(net: NetGraph, phase: str, index: int, arrays: Any, status: str) -> dict[str, Any]:
+    """The report for node `index`; `arrays` holds the numbers of that phase (values, or gradients), by node."""
+    node = net.graph.nodes[index]
+    layer, unit = _place(net, arrays, index)
+    quantity = net.quantity.get(index, (None, None))[1] or "L2"  # only the sums of the L2 term are unnamed
+    if phase == "backward":
+        quantity = "d" + ("Z" if quantity == "WA" else quantity)
+    return {"phase": phase, "layer": layer, "unit": unit, "quantity": quantity, "node": node.id, "label": node.label,
+            "status": status, "rule": FIRST_NON_FINITE, "growth": None}
+
 
 def first_non_finite(net: NetGraph, result: Trace) -> dict[str, Any] | None:
-    """The first layer and node whose value (or else gradient) went non-finite, or None if all are finite."""
+    """Where the first number went non-finite (rule first_non_finite), or None if every number is finite.
+
+    Forward: the first node in topological order whose value is not finite (a parameter that is can only
+    have become so in the previous update: phase "update"). Else backward: the first gradient that went
+    non-finite in the order the backward pass visits the edges (sources last-computed first).
+    """
     nodes = net.graph.nodes
-    for phase, status, origin in (("forward", result.status, result.origin),
-                                  ("backward", result.grad_status, result.grad_origin)):
-        bad = next((i for i, s in enumerate(status) if s not in (OK, "none")), None)
-        if bad is None:
-            continue
-        start = origin[bad] if origin[bad] is not None else bad
-        node = nodes[start]
-        layer, quantity = net.quantity.get(start, (None, None))
-        if phase == "forward" and node.op == "input":
-            phase = "update"  # a parameter can only have become non-finite in the previous update
-        return {"phase": phase, "node": node.id, "label": node.label, "layer": layer, "quantity": quantity,
-                "status": status[start] if status[start] not in (OK, "none") else status[bad]}
+    status = result.status
+    bad = next((i for i, s in enumerate(status) if _is_bad(s)), None)
+    if bad is not None:
+        start = result.origin[bad] if result.origin[bad] is not None else bad
+        phase = "update" if nodes[start].op == INPUT else "forward"
+        return _where(net, phase, start, result.values, status[start] if _is_bad(status[start]) else status[bad])
+    grad_status = result.grad_status
+    for node in reversed(nodes):
+        for j in node.inputs:
+            if _is_bad(grad_status[j]):
+                return _where(net, "backward", j, result.grads, grad_status[j])
     return None
+
+
+def non_finite_update(net: NetGraph, after: Mapping[str, np.ndarray]) -> dict[str, Any] | None:
+    """Every value and gradient was finite but the update was not: the first parameter (W1, b1, W2, ...) and
+    unit whose new value is not finite (rule first_non_finite, phase update)."""
+    for name, index in net.params.items():
+        value = after[name]
+        if not np.isfinite(value).all():
+            status = "nan" if np.isnan(value).any() else "overflow"
+            return _where(net, "update", index, {index: value}, status)
+    return None
+
+
+def _row_norms(matrix: np.ndarray) -> np.ndarray:
+    # NOTE: scaled by each row's largest |number| first, so weights of 1e200 do not square to infinity.
+    scale = np.abs(matrix).max(axis=1, keepdims=True)
+    scale[scale == 0.0] = 1.0
+    return scale[:, 0] * np.sqrt(np.sum((matrix / scale) ** 2, axis=1))
+
+
+def largest_relative_update(net: NetGraph, before: Mapping[str, np.ndarray],
+                            after: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """The unit whose incoming weights and bias the step from `before` to `after` changed the most relative to
+    their size before it (rule largest_relative_update); ties go to the first in forward order."""
+    best: tuple[float, int, int] | None = None
+    with np.errstate(all="ignore"):
+        for l in range(1, net.spec.layers + 1):
+            old = np.hstack([before[f"W{l}"], before[f"b{l}"]])
+            moved = _row_norms(np.hstack([after[f"W{l}"], after[f"b{l}"]]) - old)
+            size = _row_norms(old)
+            growth = np.where(size > 0, moved / np.where(size > 0, size, 1.0), np.where(moved > 0, np.inf, 0.0))
+            unit = int(np.argmax(growth))
+            if best is None or growth[unit] > best[0]:
+                best = (float(growth[unit]), l, unit)
+    growth, layer, unit = best
+    node = net.graph.nodes[net.params[f"W{layer}"]]
+    return {"phase": "update", "layer": layer, "unit": unit, "quantity": "W", "node": node.id, "label": node.label,
+            "status": EXPLODED, "rule": LARGEST_RELATIVE_UPDATE, "growth": growth if np.isfinite(growth) else None}
 
 
 # ---- The neuron view: the same iteration, one scalar node per weight, z and a ------------------

@@ -20,11 +20,11 @@ never raises: a huge learning rate gives huge or non-finite numbers, which the t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from .errors import ValueInputError
+from .errors import LimitError, ValueInputError
 from .limits import LIMITS, Limits
 
 
@@ -51,6 +51,24 @@ def first_order_prediction(loss: float, gradients: Mapping[str, Any], before: Ma
         return float(loss + sum(np.sum(gradients[name] * (after[name] - before[name])) for name in gradients))
 
 
+# ---- Parameters a client sends back -----------------------------------------------------------------
+
+def as_parameter(raw: Any, shape: tuple[int, ...], field: str, name: str) -> np.ndarray:
+    """A float64 array from rows of numbers a client sent back, refused unless it has `shape` and only
+    finite numbers."""
+    if not isinstance(raw, (list, tuple, np.ndarray)) or len(raw) != shape[0] or any(
+            not isinstance(row, (list, tuple, np.ndarray)) or len(row) != shape[1] for row in raw):
+        raise ValueInputError(f"{name} must be {shape[0]}×{shape[1]} (rows × columns) for this network", field,
+                              code="invalid_value")
+    try:
+        array = np.array(raw, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueInputError(f"{name} must hold numbers only", field, code="invalid_value") from None
+    if not np.isfinite(array).all():
+        raise ValueInputError(f"{name} must hold finite numbers only (no NaN or infinity)", field, code="invalid_value")
+    return array
+
+
 # ---- The optimizers ---------------------------------------------------------------------------
 
 @dataclass
@@ -63,6 +81,7 @@ class SGD:
     """
     learning_rate: float
     name = "sgd"
+    NON_NEGATIVE: ClassVar[tuple[str, ...]] = ()  # parts of the state that are running means of squares
 
     def update(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
         return self.update_into(name, parameter, np.array(gradient, dtype=np.float64))
@@ -84,8 +103,53 @@ class SGD:
     def formula(self) -> str:
         return "theta = theta - lr * g"
 
+    def latex(self, theta: str, gradient: str) -> str:
+        """The update in the lessons' notation, for a parameter written `theta` (LaTeX) with gradient `gradient`."""
+        return f"{theta} \\leftarrow {theta} - \\eta\\, {gradient}"
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "learning_rate": self.learning_rate, "formula": self.formula()}
+
+    def load_state(self, state: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]], *,
+                   field: str = "optimizer_state", limits: Limits = LIMITS) -> None:
+        """Go on from an answer's optimizer.state: each part this optimizer keeps (state() names them), its
+        arrays checked against the shapes of the parameters they belong to. Errors name `field`.part.name."""
+        own = self.state()
+        for part in state:
+            if part not in own:
+                has = ", ".join(sorted(own)) or "nothing"
+                raise ValueInputError(f"{self.name} keeps {has}, not {part}", f"{field}.{part}", code="invalid_value")
+        loaded: dict[str, Any] = {}
+        for part, value in state.items():
+            if part == "t":
+                if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                    raise ValueInputError("t, the number of steps taken, must be a whole number of at least 0",
+                                          f"{field}.t", code="invalid_value")
+                if value > limits.max_steps_taken:
+                    raise LimitError(f"t is {value}; the cap is {limits.max_steps_taken} (max_steps_taken)",
+                                     "max_steps_taken", limits.max_steps_taken, field=f"{field}.t")
+                loaded[part] = int(value)
+                continue
+            if not isinstance(value, Mapping):
+                raise ValueInputError(f"{part} must map parameter names to arrays", f"{field}.{part}",
+                                      code="invalid_value")
+            arrays = {}
+            for name, raw in value.items():
+                at = f"{field}.{part}.{name}"
+                if name not in shapes:
+                    raise ValueInputError(f"this network has no {name}; it has {', '.join(shapes)}", at,
+                                          code="unknown_param")
+                arrays[name] = as_parameter(raw, shapes[name], at, name)
+                if part in self.NON_NEGATIVE and (arrays[name] < 0).any():
+                    raise ValueInputError(f"{part} is a running mean of squares: it cannot be negative", at,
+                                          code="invalid_value")
+            loaded[part] = arrays
+        self._check_loaded(loaded, field)
+        for part, value in loaded.items():
+            setattr(self, part, value)  # each part of state() is the attribute of that name
+
+    def _check_loaded(self, loaded: Mapping[str, Any], field: str) -> None:
+        """What must hold between the parts of a state (Adam: m and v together, with t)."""
 
 
 @dataclass
@@ -115,6 +179,9 @@ class Momentum(SGD):
 
     def formula(self) -> str:
         return "v = beta * v + g; theta = theta - lr * v"
+
+    def latex(self, theta: str, gradient: str) -> str:
+        return f"v \\leftarrow \\beta v + {gradient};\\ {theta} \\leftarrow {theta} - \\eta\\, v"
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "beta": self.beta}
@@ -173,6 +240,22 @@ class Adam(SGD):
         return ("m = beta1 * m + (1 - beta1) * g; v = beta2 * v + (1 - beta2) * g^2; "
                 "theta = theta - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)")
 
+    def latex(self, theta: str, gradient: str) -> str:
+        return (f"m \\leftarrow \\beta_1 m + (1 - \\beta_1)\\, {gradient};\\ "
+                f"v \\leftarrow \\beta_2 v + (1 - \\beta_2) ({gradient})^2;\\ "
+                f"{theta} \\leftarrow {theta} - \\eta\\, \\frac{{m / (1 - \\beta_1^t)}}"
+                f"{{\\sqrt{{v / (1 - \\beta_2^t)}} + \\epsilon}}")
+
+    NON_NEGATIVE = ("v",)
+
+    def _check_loaded(self, loaded: Mapping[str, Any], field: str) -> None:
+        if "m" in loaded or "v" in loaded:
+            if set(loaded.get("m", {})) != set(loaded.get("v", {})):
+                raise ValueInputError("m and v must name the same parameters", f"{field}.v", code="invalid_value")
+            if loaded.get("t", 0) < 1:
+                raise ValueInputError("with m and v give t, the number of steps taken (at least 1)", f"{field}.t",
+                                      code="invalid_value")
+
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
@@ -201,6 +284,10 @@ class Nesterov(Momentum):
 
     def formula(self) -> str:
         return "v = beta * v + g; theta = theta - lr * (g + beta * v)"
+
+    def latex(self, theta: str, gradient: str) -> str:
+        return (f"v \\leftarrow \\beta v + {gradient};\\ "
+                f"{theta} \\leftarrow {theta} - \\eta\\, ({gradient} + \\beta v)")
 
 
 @dataclass
@@ -235,6 +322,12 @@ class RMSProp(SGD):
 
     def formula(self) -> str:
         return "s = rho * s + (1 - rho) * g^2; theta = theta - lr * g / (sqrt(s) + eps)"
+
+    def latex(self, theta: str, gradient: str) -> str:
+        return (f"s \\leftarrow \\rho s + (1 - \\rho) ({gradient})^2;\\ "
+                f"{theta} \\leftarrow {theta} - \\eta\\, \\frac{{{gradient}}}{{\\sqrt{{s}} + \\epsilon}}")
+
+    NON_NEGATIVE = ("mean_square",)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "rho": self.rho, "eps": self.eps}

@@ -5,12 +5,13 @@ not finite are JSON null; every cap is in GET /api/v1/limits)
 
 Surface spec, the first fields of every POST body below (extra fields are refused; a setting that
 belongs to another surface is accepted and ignored):
-  {"surface": "quadratic" | "rosenbrock" | "himmelblau" | "saddle" | "logistic" | "custom",
+  {"surface": "quadratic" | "rosenbrock" | "himmelblau" | "saddle" | "logistic" | "network" | "custom",
    "condition": 10,      quadratic: eigenvalues of H are 1 and condition (min_condition..max_condition)
    "angle": 0,           quadratic: the axes turned by this many degrees (-90..90); H = R diag(1, condition) R^T
    "source": "f = ...",  custom: required; a program whose only inputs are a and b, elementwise ops only,
                          at most max_surface_nodes nodes; errors carry where.line and where.column
-   "data_seed": 0}       logistic: the seed of the 40-point toy set (0..max_seed)
+   "data_seed": 0}       logistic: the seed of the 40-point toy set (0..max_seed); network: the seed of its
+                         40 points of two moons, of the 2-4-1 network's training and of the two directions
 
 GET  /api/v1/surfaces
   -> {"surfaces": [{"id", "title": {"en", "zh"}, "description": {"en", "zh"}, "formula", "latex",
@@ -27,7 +28,9 @@ POST /api/v1/descent/surface   spec + {"grid": 60 (2..max_surface_grid), "box"?:
       "values": [[...]]  values[j][i] = L(xs[i], ys[j]) (rows follow b), null where not finite,
       "min", "max" (of the finite values), "nonfinite" (how many nulls), "levels": [suggested contour levels],
       quadratic: "hessian": [[h11, h12], [h21, h22]], "lambda_min", "lambda_max", "critical_lr" (= 2 / lambda_max),
-      logistic: "data": {"x": [[x1, x2], ...], "labels": [0 | 1, ...]},
+      logistic and network: "data": {"x": [[x1, x2], ...], "labels": [0 | 1, ...]},
+      network: "network": {"sizes": [2, 4, 1], "activations", "loss": "bce", "dataset", "points", "training"}
+               (the loss at (a, b) is the network's at theta* + a d1 + b d2: trained weights, two directions),
       with "point": "at": {"point", "loss", "gradient": [dL/da, dL/db], "hessian", "lambda_min", "lambda_max",
                            "critical_lr"}   (the Hessian by central differences of the gradient, except the quadratic)}
 
@@ -36,7 +39,9 @@ POST /api/v1/descent/run       spec + {"start"?: [a, b] (the surface's start), "
                                        "optimizers": [{"name": "sgd" | "momentum" | "nesterov" | "rmsprop" | "adam",
                                                        "learning_rate"? (the surface's), "beta": 0.9, "beta1": 0.9,
                                                        "beta2": 0.999, "rho": 0.9, "eps": 1e-8, "label"?}]
-                                                      (1..max_descent_optimizers; the same name may repeat)}
+                                                      (1..max_descent_optimizers; the same name may repeat),
+                                       "include": ["state", "taylor"] (the per-step parts wanted besides the path;
+                                                   [] answers runs without "state" and "taylor")}
   -> {"surface": {...as /descent/surface without the grid}, "start", "steps", "divergence_factor", "tolerance",
       "runs": [{"optimizer": {"name", "learning_rate", "formula", "label", and its own: "beta" | "rho", "eps" |
                               "beta1", "beta2", "eps"},
@@ -50,6 +55,9 @@ POST /api/v1/descent/run       spec + {"start"?: [a, b] (the surface's start), "
                 "converged_at": k | null (from step k on the gradient norm stays <= tolerance),
                 "threshold": the loss past which a run counts as diverged, L0 + (factor - 1) |L0|,
                 "reversals": share of steps turning back on the step before (zigzag, 0..1),
+                "critical_lr": on the quadratic, the largest rate at which this optimizer with its beta converges
+                               (sgd 2 / lambda_max, momentum (2 + 2 beta) / lambda_max, nesterov
+                               (2 + 2 beta) / ((1 + 2 beta) lambda_max)); null for rmsprop, adam and other surfaces,
                 "message": {"en", "zh"},
                 "taylor": [n + 1 rows {"step", "loss": L(theta_k), "predicted": L - eta ||g||^2,
                                        "actual": L(theta_k - eta g_k), "next": L(theta_{k+1}),
@@ -148,8 +156,10 @@ async def post_run(request: DescentRunRequest, http: Request) -> Response:
         specs = [OptimizerSpec(o.name, kind.learning_rate if o.learning_rate is None else o.learning_rate,
                                beta=o.beta, beta1=o.beta1, beta2=o.beta2, rho=o.rho, eps=o.eps, label=o.label)
                  for o in request.optimizers]
+        include = set(request.include)
         return descend(surface, request.start or kind.start, specs, request.steps,
-                       divergence_factor=request.divergence_factor, tolerance=request.tolerance).to_dict()
+                       divergence_factor=request.divergence_factor, tolerance=request.tolerance,
+                       include=include).to_dict(include)
     return await _answer(work)
 
 

@@ -20,40 +20,51 @@ fields refused, numbers strict: no strings, no NaN or Infinity):
           # data.seed seeds the toy set AND the train/test split (the same split for every request).
       "test_fraction": 0.2,                     # 0 .. max_test_fraction
       "optimizer": {"name": "sgd" | "momentum" | "nesterov" | "rmsprop" | "adam",
-                    "learning_rate": 0.01, "beta": 0.9, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+                    "learning_rate": 0.01, "beta": 0.9 (momentum, nesterov), "beta1": 0.9, "beta2": 0.999 (adam),
+                    "rho": 0.9 (rmsprop), "eps": 1e-8 (adam, rmsprop)},
       "batch_size": null,                       # null = full batch
-      "seed": 0,                                # initial weights: same seed, same weights, whatever the optimizer
+      "batch_index": 0,                         # the batch the (first) iteration takes: see "Batches" below
+      "seed": 0,                                # initial weights AND batch order: same seed, same weights and
+                                                # batches, whatever the optimizer
       "l2": 0.0,
-      "params": {"W1": [[...]], "b1": [[...], ...], ...}?,   # start here instead (an answer's params/params_after);
-                                                             # every W[l] (n_l × n_{l-1}) and b[l] (n_l × 1) needed
+      "params": {"W1": [[...]], "b1": [[...], ...], ...}?,   # start here instead (an answer's params/params_after,
+                                                             # as lists); every W[l] (n_l × n_{l-1}) and b[l] (n_l × 1)
       "optimizer_state": {"t"?, "velocity"?, "m"?, "v"?, "mean_square"?}?   # go on (an answer's optimizer.state)
     }
 
+Batches (engine.train.BatchOrder): with batch_size b smaller than the training points, pass e over them
+shuffles them with numpy.random.default_rng([seed, 1, e]) and cuts size // b batches of b; batch k of a
+run is batch k % (size // b) of pass k // (size // b). To go on where an answer stopped, send its params,
+its optimizer.state and batch_index = the iterations done so far: the next iterations see the batches
+the whole run would have. With the full batch every iteration sees every point, and batch_index does
+nothing.
+
 POST /api/v1/network/iteration    network part + {"view": "layer" | "neuron", "encoding": "list" | "compact"}
-    One iteration on the batch made of the FIRST batch_size training points (all of them when null;
-    the training points are already in the split's seeded shuffled order). Answer:
+    One iteration on batch number batch_index (0-based) of the run's batch order. Answer:
     {
       "view": "layer" | "neuron",
       "network": {sizes, activations, loss, l2, parameters, layers: [{layer, units, inputs, activation, init,
                   init_formula}], m, and in the layer view node_ids: {X, Y, L, L_data,
                   layers: [{layer, W, b, WA, Z, A}]}},
-      "data": {"dataset", "kind", "features", "classes", "size", "train_size", "test_size", "batch_size"},
+      "data": {"dataset", "kind", "features", "classes", "size", "train_size", "test_size", "batch_size",
+               "batch_index", "batch_rows": [the training rows in the batch, 0-based, in the order /data/points
+               lists the training points; column s of X is row batch_rows[s]]},
       "trace": the trace contract of DESIGN.md: nodes, output, steps (forward, backward, then one update
                step per parameter, with the optimizer's state on it), update {learning_rate, loss_before,
                loss_after, loss_predicted, optimizer}; "encoding": "compact" when asked (large tensors as
                {dtype, shape, base64}, step tensors that are a node's value or grad as {ref, field}),
-      "non_finite": null | {phase, node, label, layer, quantity, status}   (layer view: where a number first
-                    stopped being finite in this iteration),
+      "non_finite": null | WHERE (layer view, rule first_non_finite: where a number first stopped being finite
+                    in this iteration),
       "params": the parameters before, "params_after": after the update (lists, W[l] rows, b[l] a column),
       "optimizer": {name, learning_rate, formula, beta..., "state": {...}}   (send state back as optimizer_state)
     }
-    params, params_after and optimizer.state are plain lists in every encoding, ready to be sent back;
-    "compact" shrinks the trace only.
+    With "compact", params, params_after and optimizer.state are compact too (tensors of 256 numbers or more
+    as {dtype, shape, base64}); requests take lists only, so decode them before sending them back.
     The neuron view (every weight, z and a a scalar node; nets of at most max_neuron_parameters and
     graphs of at most max_neuron_nodes: use a small batch_size) computes the same numbers as the layer view.
 
 POST /api/v1/network/train        network part + {"iterations": 500, "grid": 50, "eval_every": null,
-                                                 "divergence_factor": 100}
+                                                 "divergence_factor": 100, "encoding": "list" | "compact"}
     -> {
          "status": "finished" | "diverged" | "stopped",     # stopped: max_run_seconds ran out first
          "stop_reason": null | "max_run_seconds",
@@ -65,16 +76,28 @@ POST /api/v1/network/train        network part + {"iterations": 500, "grid": 50,
          "params", "initial_params",
          "boundary": {"kind": "grid", "x1": [...], "x2": [...], "probabilities": [class][row: x2][column: x1],
                       "predicted": [row][column]} (2 features) | {"kind": "curve", "x", "y"} (1-D regression) | null,
-         "divergence": null | {"iteration", "learning_rate", "reason", "loss", "initial_loss", "where", "message"},
-              # reason: loss_exploded (the loss passed divergence_factor x its first value; where is null:
-              # nothing is non-finite yet; this is what a learning rate of 1e6 gives, at iteration 2) |
-              # non_finite_loss | non_finite_gradient | non_finite_parameter (where = {phase, node, label,
-              # layer, quantity, status}: the first layer and node that went non-finite). A divergence_factor
-              # of 1e300 lets a run go on until a number overflows.
+         "divergence": null | {"iteration", "learning_rate", "reason", "loss", "initial_loss", "where": WHERE,
+                               "message", "message_zh"},
+              # reason: loss_exploded (the loss passed divergence_factor x its first value while every number
+              # stayed finite; rule largest_relative_update; this is what a learning rate of 1e6 gives, at
+              # iteration 2) | non_finite_loss | non_finite_gradient | non_finite_parameter (rule
+              # first_non_finite). A divergence_factor of 1e300 lets a run go on until a number overflows.
          "optimizer": {name, learning_rate, formula, ..., "state"},
          "network": {...as above, without m and node_ids}, "data": {...as above}
        }
     A run is the same for the same request: weights from seed, batch order from seed, data from data.seed.
+    With "compact", params, initial_params, optimizer.state and boundary.probabilities are compact (tensors
+    of 256 numbers or more as {dtype, shape, base64}: float64, little-endian, row-major); the default is lists.
+
+    WHERE, one place in the drawing (app.schemas.DivergenceWhere, engine.nn):
+        {"phase": "forward" | "backward" | "update", "layer": 1..L, "unit": 0-based row of that layer,
+         "quantity": Z | A | WA | W | b | loss | L2 | dZ | dA | dW | db | dL2, "node": layer-view node id,
+         "label": "Z1" ..., "status": nan | inf | overflow | div0 | exploded,
+         "rule": "first_non_finite" | "largest_relative_update", "growth": number | null}
+        first_non_finite: the first number that stopped being finite, in forward then backward order
+        (a scalar such as the loss is placed at its input's unit holding the largest number).
+        largest_relative_update (status exploded): the unit whose incoming weights and bias the last update
+        changed the most relative to their size before it; growth = ||delta [W_i, b_i]|| / ||[W_i, b_i]||.
 
 POST /api/v1/network/train/stream     the /network/train body -> text/event-stream, events:
     "start"     {"iterations", "max_seconds", "network", "data", "params"?: the initial ones (small nets)}
@@ -113,7 +136,6 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 import anyio
-import numpy as np
 import orjson
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import StreamingResponse
@@ -122,16 +144,15 @@ from starlette.types import Receive, Scope, Send
 
 from engine.data import CLASSIFICATION, REGRESSION, Dataset
 from engine.errors import ValueInputError
-from engine.nn import MLP, MLPSpec, first_non_finite, init_params, iteration, mlp_spec, neuron_iteration
-from engine.optim import SGD, make_optimizer
-from engine.train import TrainConfig, Trainer, check_config
+from engine.nn import MLP, MLPSpec, first_non_finite, iteration, mlp_spec, neuron_iteration
+from engine.train import TrainConfig, Trainer, optimizer_json, params_json
 from engine.values import to_json
 
 from ..compute import compute
 from ..errors import fields_renamed, refusals
 from ..rate_limit import charge
-from ..schemas import (CompareRequest, ErrorEnvelope, IterationRequest, NetworkRequest, OptimizerSpec,
-                       OptimizerState, TrainRequest, event_stream)
+from ..schemas import (CompareAnswer, CompareRequest, ErrorEnvelope, IterationAnswer, IterationRequest, NetworkRequest,
+                       OptimizerSpec, TrainAnswer, TrainRequest, event_stream)
 from ..settings import get_settings
 from .data import describe, load_points, split_points
 from .trace import json_response
@@ -150,9 +171,9 @@ HISTORY = ("iteration", "train_loss", "train_accuracy", "test_loss", "test_accur
 
 _SIZE = re.compile(r"layers\.(\d+)$")
 _ACTIVATION = re.compile(r"activations\.(\d+)$")
-_OPTIMIZER_FIELDS = {"optimizer": "optimizer.name", "learning_rate": "optimizer.learning_rate",
-                     "beta": "optimizer.beta", "beta1": "optimizer.beta1", "beta2": "optimizer.beta2",
-                     "eps": "optimizer.eps"}
+_RENAMED = {"optimizer": "optimizer.name", "learning_rate": "optimizer.learning_rate", "beta": "optimizer.beta",
+            "beta1": "optimizer.beta1", "beta2": "optimizer.beta2", "eps": "optimizer.eps", "rho": "optimizer.rho",
+            "first_batch": "batch_index"}
 
 
 def _request_field(field: str) -> str:
@@ -166,7 +187,7 @@ def _request_field(field: str) -> str:
         return "layers"
     if field == "test":
         return "data"
-    return _OPTIMIZER_FIELDS.get(field, field)
+    return _RENAMED.get(field, field)
 
 
 @dataclass
@@ -200,73 +221,16 @@ def _problem(request: NetworkRequest) -> Problem:
 
 def _config(request: NetworkRequest, spec: MLPSpec, optimizer: OptimizerSpec, **run: Any) -> TrainConfig:
     return TrainConfig(spec, optimizer.name, optimizer.learning_rate, batch_size=request.batch_size,
-                       seed=request.seed, beta=optimizer.beta, beta1=optimizer.beta1, beta2=optimizer.beta2,
-                       eps=optimizer.eps, **run)
+                       seed=request.seed, first_batch=request.batch_index, beta=optimizer.beta, beta1=optimizer.beta1,
+                       beta2=optimizer.beta2, eps=optimizer.eps, rho=optimizer.rho, **run)
 
 
-def _start_params(request: NetworkRequest, spec: MLPSpec) -> dict[str, np.ndarray]:
-    """The request's params, checked against the network (in the engine's order W1, b1, W2, ...), or the seeded ones."""
-    seeded = init_params(spec, request.seed)
-    if request.params is None:
-        return seeded
-    given = request.params
-    for name in given:
-        if name not in seeded:
-            raise ValueInputError(f"params has {name}, which this network does not have; it has "
-                                  f"{', '.join(seeded)}", f"params.{name}", code="unknown_param")
-    for name, array in seeded.items():
-        if name not in given:
-            raise ValueInputError(f"params lacks {name}: give all of {', '.join(seeded)} (or no params)", "params",
-                                  code="missing_value")
-        _check_shape(given[name], array.shape, f"params.{name}", name)
-    return {name: np.array(given[name], dtype=np.float64) for name in seeded}
-
-
-def _check_shape(matrix: list[list[float]], shape: tuple[int, ...], field: str, name: str) -> None:
-    if len(matrix) != shape[0] or any(len(row) != shape[1] for row in matrix):
-        raise ValueInputError(f"{name} must be {shape[0]}×{shape[1]} (rows × columns) for this network",
-                              field, code="invalid_value")
-
-
-def _restore(optimizer: SGD, state: OptimizerState | None, params: dict[str, np.ndarray]) -> None:
-    """Put an answer's optimizer.state back into a fresh optimizer of the same kind."""
-    if state is None:
-        return
-    given = state.model_dump(exclude_none=True)
-    own = set(optimizer.state())
-    for part in given:
-        if part not in own:
-            has = ", ".join(sorted(own)) or "nothing"
-            raise ValueInputError(f"{optimizer.name} keeps {has}, not {part}", f"optimizer_state.{part}",
-                                  code="invalid_value")
-    if "m" in given or "v" in given:
-        if set(given.get("m", {})) != set(given.get("v", {})):
-            raise ValueInputError("m and v must name the same parameters", "optimizer_state.v", code="invalid_value")
-        if given.get("t", 0) < 1:
-            raise ValueInputError("with m and v give t, the number of steps taken (at least 1)",
-                                  "optimizer_state.t", code="invalid_value")
-    for part, value in given.items():
-        if part == "t":
-            setattr(optimizer, part, value)
-            continue
-        arrays = {}
-        for name, matrix in value.items():
-            field = f"optimizer_state.{part}.{name}"
-            if name not in params:
-                raise ValueInputError(f"this network has no {name}", field, code="unknown_param")
-            _check_shape(matrix, params[name].shape, field, name)
-            arrays[name] = np.array(matrix, dtype=np.float64)
-        setattr(optimizer, part, arrays)
-
-
-def _params_json(params: dict[str, np.ndarray]) -> dict[str, Any]:
-    return {name: to_json(value) for name, value in params.items()}
-
-
-def _optimizer_json(optimizer: SGD) -> dict[str, Any]:
-    return {**optimizer.describe(),
-            "state": {part: value if isinstance(value, int) else {name: to_json(array) for name, array in value.items()}
-                      for part, value in optimizer.state().items()}}
+def _trainer(request: NetworkRequest, problem: Problem, optimizer: OptimizerSpec, **run: Any) -> Trainer:
+    """A run from the request's start: the seeded weights, or its params and optimizer_state."""
+    state = None if request.optimizer_state is None else request.optimizer_state.model_dump(exclude_none=True)
+    with fields_renamed(_request_field):
+        return Trainer(_config(request, problem.spec, optimizer, **run), problem.train, problem.test,
+                       params=request.params, optimizer_state=state)
 
 
 # ---- One iteration ------------------------------------------------------------------------------
@@ -274,17 +238,11 @@ def _optimizer_json(optimizer: SGD) -> dict[str, Any]:
 def _iteration(request: IterationRequest) -> dict[str, Any]:
     problem = _problem(request)
     spec = problem.spec
-    with fields_renamed(_request_field):
-        check_config(_config(request, spec, request.optimizer, iterations=1), problem.train, problem.test)
-    params = _start_params(request, spec)
-    chosen = request.optimizer
-    with fields_renamed(_request_field):
-        optimizer = make_optimizer(chosen.name, chosen.learning_rate, beta=chosen.beta, beta1=chosen.beta1,
-                                   beta2=chosen.beta2, eps=chosen.eps)
-    _restore(optimizer, request.optimizer_state, params)
-    m = problem.batch_size(request)
-    x, y = problem.train.columns(spec.loss)
-    x, y = x[:, :m], y[:, :m]
+    start = _trainer(request, problem, request.optimizer, iterations=1)
+    params, optimizer = start.params, start.optimizer
+    rows = start.batches.rows(request.batch_index)
+    x, y = start.x[:, rows], start.y[:, rows]
+    m = len(rows)
     if request.view == "neuron":
         with fields_renamed(_request_field):
             _, result, after = neuron_iteration(spec, params, x, y, optimizer)
@@ -294,12 +252,14 @@ def _iteration(request: IterationRequest) -> dict[str, Any]:
         result, after = iteration(model, params, x, y, optimizer)
         net = model.graph(m)
         network, non_finite = net.describe(), first_non_finite(net, result)
-    return {"view": request.view, "network": network, "data": problem.data(m),
-            "trace": result.to_dict(request.encoding), "non_finite": non_finite, "params": _params_json(params),
-            "params_after": _params_json(after), "optimizer": _optimizer_json(optimizer)}
+    encoding = request.encoding
+    return {"view": request.view, "network": network,
+            "data": {**problem.data(m), "batch_index": request.batch_index, "batch_rows": rows.tolist()},
+            "trace": result.to_dict(encoding), "non_finite": non_finite, "params": params_json(params, encoding),
+            "params_after": params_json(after, encoding), "optimizer": optimizer_json(optimizer, encoding)}
 
 
-@router.post("/iteration", responses=ERRORS,
+@router.post("/iteration", responses={200: {"model": IterationAnswer}, **ERRORS},
              summary="One iteration traced: forward and backward layer by layer (or neuron by neuron), then the update")
 async def post_iteration(request: IterationRequest) -> Response:
     return json_response(await compute(_iteration, request))
@@ -307,26 +267,18 @@ async def post_iteration(request: IterationRequest) -> Response:
 
 # ---- Training -------------------------------------------------------------------------------------
 
-def _trainer(request: TrainRequest, problem: Problem, optimizer: OptimizerSpec) -> Trainer:
-    config = _config(request, problem.spec, optimizer, iterations=request.iterations, grid=request.grid,
-                     eval_every=request.eval_every, divergence_factor=request.divergence_factor)
-    with fields_renamed(_request_field):
-        trainer = Trainer(config, problem.train, problem.test)
-    if request.params is not None:
-        start = _start_params(request, problem.spec)
-        trainer.params = trainer.last_finite_params = start
-        trainer.initial_params = {name: value.copy() for name, value in start.items()}
-    _restore(trainer.optimizer, request.optimizer_state, trainer.params)
-    return trainer
-
-
 def _run(trainer: Trainer, deadline: float) -> None:
     while trainer.step() and time.monotonic() < deadline:
         pass
 
 
-def _answer(trainer: Trainer, problem: Problem) -> dict[str, Any]:
-    answer = trainer.result().to_dict()
+def _run_fields(request: TrainRequest) -> dict[str, Any]:
+    return {"iterations": request.iterations, "grid": request.grid, "eval_every": request.eval_every,
+            "divergence_factor": request.divergence_factor}
+
+
+def _answer(trainer: Trainer, problem: Problem, encoding: str) -> dict[str, Any]:
+    answer = trainer.result(encoding).to_dict()
     answer["stop_reason"] = None
     if not trainer.done:
         answer["status"], answer["stop_reason"] = STOPPED, "max_run_seconds"
@@ -337,12 +289,12 @@ def _answer(trainer: Trainer, problem: Problem) -> dict[str, Any]:
 
 def _train(request: TrainRequest) -> dict[str, Any]:
     problem = _problem(request)
-    trainer = _trainer(request, problem, request.optimizer)
+    trainer = _trainer(request, problem, request.optimizer, **_run_fields(request))
     _run(trainer, time.monotonic() + get_settings().max_run_seconds)
-    return _answer(trainer, problem)
+    return _answer(trainer, problem, request.encoding)
 
 
-@router.post("/train", responses={**ERRORS, **refusals(429)},
+@router.post("/train", responses={200: {"model": TrainAnswer}, **ERRORS, **refusals(429)},
              summary="Train for N iterations: history, final parameters, decision boundary, divergence if any")
 async def post_train(request: TrainRequest, http: Request) -> Response:
     await charge(http, "training")
@@ -358,10 +310,10 @@ def _compare(request: CompareRequest) -> dict[str, Any]:
     runs, initial = [], None
     for position, entry in enumerate(request.optimizers):
         chosen = request.optimizer.model_copy(update={name: getattr(entry, name) for name in entry.model_fields_set})
-        trainer = _trainer(request, problem, chosen)
+        trainer = _trainer(request, problem, chosen, **_run_fields(request))
         left = len(request.optimizers) - position
         _run(trainer, time.monotonic() + max(0.0, deadline - time.monotonic()) / left)
-        answer = _answer(trainer, problem)
+        answer = _answer(trainer, problem, request.encoding)
         initial = answer.pop("initial_params")
         for shared in ("network", "data"):
             answer.pop(shared)
@@ -370,7 +322,7 @@ def _compare(request: CompareRequest) -> dict[str, Any]:
             "data": problem.data(problem.batch_size(request))}
 
 
-@router.post("/compare", responses={**ERRORS, **refusals(429)},
+@router.post("/compare", responses={200: {"model": CompareAnswer}, **ERRORS, **refusals(429)},
              summary="Several optimizers trained from identical initial weights, side by side")
 async def post_compare(request: CompareRequest, http: Request) -> Response:
     await charge(http, "training")
@@ -386,9 +338,9 @@ def _event(name: str, payload: dict[str, Any]) -> bytes:
 class Run:
     """One streamed run, advanced by a worker thread one slice of time at a time; the loop only sends."""
 
-    def __init__(self, trainer: Trainer, problem: Problem) -> None:
+    def __init__(self, trainer: Trainer, problem: Problem, encoding: str) -> None:
         settings = get_settings()
-        self.trainer, self.problem = trainer, problem
+        self.trainer, self.problem, self.encoding = trainer, problem, encoding
         self.event_seconds = settings.stream_event_seconds
         self.boundary_seconds = settings.stream_boundary_seconds
         self.with_params = problem.spec.parameter_count <= settings.stream_params_max
@@ -404,7 +356,7 @@ class Run:
         payload = {"iterations": trainer.config.iterations, "max_seconds": self.max_seconds,
                    "network": self.problem.spec.describe(), "data": self.problem.data(trainer.batch_size)}
         if self.with_params:
-            payload["params"] = _params_json(trainer.params)
+            payload["params"] = params_json(trainer.params, self.encoding)
         return _event("start", payload)
 
     def advance(self) -> bytes:
@@ -415,7 +367,7 @@ class Run:
         self.over = trainer.done or now >= self.deadline
         events = [_event("progress", self._progress(now))]
         if self.over:
-            events.append(_event("done", _answer(trainer, self.problem)))
+            events.append(_event("done", _answer(trainer, self.problem, self.encoding)))
         return b"".join(events)
 
     def _progress(self, now: float) -> dict[str, Any]:
@@ -431,10 +383,10 @@ class Run:
         self.evaluations_sent, self.iterations_sent = len(history.iteration), len(history.batch_loss)
         if now >= self.next_boundary or self.over:
             self.next_boundary = now + self.boundary_seconds
-            payload["boundary"] = trainer.boundary()
+            payload["boundary"] = trainer.boundary(self.encoding)
             if self.with_params:
-                payload["params"] = _params_json(trainer.last_finite_params)
-                payload["optimizer"] = _optimizer_json(trainer.optimizer)
+                payload["params"] = params_json(trainer.last_finite_params, self.encoding)
+                payload["optimizer"] = optimizer_json(trainer.optimizer, self.encoding)
         return payload
 
 
@@ -473,7 +425,7 @@ class EventStream(StreamingResponse):
 
 def _stream_run(request: TrainRequest) -> Run:
     problem = _problem(request)
-    return Run(_trainer(request, problem, request.optimizer), problem)
+    return Run(_trainer(request, problem, request.optimizer, **_run_fields(request)), problem, request.encoding)
 
 
 # Its refusals are JSON, though its answer is an event stream: so they are given by reference.

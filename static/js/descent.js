@@ -9,7 +9,7 @@ import { ContourPlot } from "./descent_contour.js";
 import { LabForm, numberSettings } from "./descent_form.js";
 import { LineView } from "./descent_line.js";
 import { drawLosses } from "./descent_losses.js";
-import { DEFAULT_OPTIMIZERS, OPTIMIZERS, changedHyper, optimizerRequest, presetRates } from "./descent_optimizers.js";
+import { DEFAULT_OPTIMIZERS, OPTIMIZERS, changedHyper, optimizerRequest, presetRates, sameRates } from "./descent_optimizers.js";
 import { RateControl } from "./descent_rate.js";
 import { readDescentState, readLanguageField, readSettings, writeDescentState } from "./descent_state.js";
 import { StepExplanation, runAt } from "./descent_step.js";
@@ -73,11 +73,11 @@ class Lab {
     }
     find("#share").addEventListener("click", () => this.share());
     // The charts are drawn at their box's width: a new width (a phone turned, a window resized) redraws.
-    let width = 0;
+    this.lossWidth = 0;
     new ResizeObserver(([entry]) => {
       const now = Math.round(entry.contentRect.width);
-      if (now === width || now === 0) return;
-      width = now;
+      if (now === this.lossWidth || now === 0) return;
+      this.lossWidth = now;
       if (this.runs.length) this.showStep(this.timeline.step);
     }).observe(this.parts.lossChart);
   }
@@ -101,11 +101,12 @@ class Lab {
     this.rate = new RateControl(this.root.querySelector(".rate-box"), {
       limits: this.limits,
       onRate: (lr, { final }) => this.change({ lr }, { final }),
+      onLinked: (linked) => this.change({ linked }),
     });
     this.state = this.readUrl();
     this.initialStep = readDescentState(window.location.search, this.limits).step;
     this.form.show(this.state);
-    this.rate.show(this.state.lr ?? 0.1);
+    this.showRate();
     await this.refreshSurface();
   }
 
@@ -138,7 +139,8 @@ class Lab {
       start: read.start ?? surface.start,
       optimizers,
       hyper: read.hyper ?? {},
-      lr: read.lr, // null: the surface's good rate, once the surface is known
+      rates: read.rates?.rates ?? null, // {name: rate}; null: the surface's good rate, once the surface is known
+      linked: read.rates?.linked ?? true, // one rate for every optimizer, moved together by the slider
       steps: read.steps ?? Math.min(DEFAULT_STEPS, this.limits.max_descent_steps),
       factor: read.factor ?? DEFAULT_FACTOR,
       focus: read.focus && optimizers.includes(read.focus) ? read.focus : optimizers[0],
@@ -154,12 +156,70 @@ class Lab {
       start: s.start,
       optimizers: s.optimizers,
       hyper: changedHyper(s.hyper),
-      lr: s.lr,
+      rates: s.rates ? { linked: s.linked, rates: s.rates, names: s.optimizers } : null,
       steps: s.steps === DEFAULT_STEPS ? null : s.steps,
       factor: s.factor === DEFAULT_FACTOR ? null : s.factor,
       focus: s.focus === s.optimizers[0] ? null : s.focus,
       parameter: s.parameter === "a" ? null : s.parameter,
     }, { settings: s.settings, settingNames: this.surfaces.flatMap((surface) => numberSettings(surface).map((x) => x.name)) });
+  }
+
+  /** The rate the slider moves: every optimizer's when linked, else the followed one's (null before the surface). */
+  focusRate(state = this.state) {
+    return state?.rates?.[state.focus] ?? null;
+  }
+
+  showRate() {
+    const s = this.state;
+    this.rate.showTarget({ linked: s.linked, name: t(`lab.opt.${s.focus}`) });
+    if (this.surfaceAnswer) {
+      const { presets, critical } = this.rateTarget(s.linked ? "sgd" : s.focus);
+      this.rate.setSurface(presets, critical);
+    }
+    const rate = this.focusRate();
+    if (rate !== null) this.rate.show(rate);
+  }
+
+  /**
+   * The four preset rates and the critical rate of one optimizer on this surface. Linked, the slider
+   * shows plain gradient descent's: the classic 2/lambda_max. The server states the critical rate of
+   * plain descent with the surface and those of momentum and Nesterov (which depend on beta) with a run.
+   */
+  rateTarget(name) {
+    const answer = this.surfaceAnswer;
+    let critical = null;
+    if (Number.isFinite(answer?.lambda_max) && answer.lambda_max > 0) {
+      const run = this.runs.find((one) => one.name === name);
+      const rate = name === "sgd" ? answer.critical_lr : run?.critical ?? null;
+      if (OPTIMIZERS[name].adaptive || (Number.isFinite(rate) && rate > 0)) {
+        critical = { name, rate: OPTIMIZERS[name].adaptive ? null : rate, lambdaMax: answer.lambda_max,
+          beta: run?.beta ?? null };
+      }
+    }
+    const box = answer?.box ?? this.surface()?.box;
+    const presets = presetRates(this.state.surface, critical?.rate, { optimizer: name,
+      width: box ? box[0][1] - box[0][0] : null });
+    return { presets, critical };
+  }
+
+  /** The rates after a patch: the slider's lr, one optimizer's own rate, or linking them again. */
+  nextRates(s, patch, next) {
+    const { min_learning_rate: low, max_learning_rate: high } = this.limits;
+    const clamp = (rate) => Math.min(Math.max(rate, low), high);
+    if (!s.rates) return;
+    if ("lr" in patch) {
+      const rate = clamp(patch.lr);
+      next.rates = next.linked ? sameRates(rate) : { ...s.rates, [next.focus]: rate };
+    }
+    if (patch.rates) {
+      next.rates = { ...s.rates };
+      for (const [name, rate] of Object.entries(patch.rates)) next.rates[name] = clamp(rate);
+      // A rate of its own for one optimizer unlinks the slider from the others.
+      if (next.linked && next.optimizers.some((name) => next.rates[name] !== next.rates[next.optimizers[0]])) {
+        next.linked = false;
+      }
+    }
+    if (patch.linked === true) next.rates = sameRates(this.focusRate(next));
   }
 
   /** The surface part of every request: {surface, its settings, source for a typed one}. */
@@ -188,7 +248,7 @@ class Lab {
       if (!surface) return;
       next.settings = this.defaultSettings(surface);
       next.start = surface.start;
-      next.lr = null;
+      next.rates = null;
     }
     if (patch.start) {
       const cap = this.limits.max_coordinate;
@@ -197,10 +257,13 @@ class Lab {
     if (patch.steps) next.steps = Math.min(Math.max(Math.round(patch.steps), 1), this.limits.max_descent_steps);
     if (patch.factor) next.factor = Math.min(Math.max(patch.factor, 1), this.limits.max_divergence_factor);
     if (patch.optimizers && !patch.optimizers.includes(next.focus)) next.focus = patch.optimizers[0];
+    this.nextRates(s, patch, next);
+    delete next.lr;
     this.state = next;
     const surfaceChanged = ["surface", "settings", "source"].some((key) => key in patch);
-    const rerun = ["start", "lr", "optimizers", "hyper", "steps", "factor"].some((key) => key in patch);
+    const rerun = ["start", "lr", "rates", "linked", "optimizers", "hyper", "steps", "factor"].some((key) => key in patch);
     if (final) this.form.show(next);
+    this.showRate();
     if (surfaceChanged) {
       this.writeUrl();
       this.refreshSurface();
@@ -223,7 +286,6 @@ class Lab {
     this.runController?.abort();
     const controller = new AbortController();
     this.surfaceController = controller;
-    const surface = this.surface();
     this.status = { key: "lab.status.running" };
     this.renderStatus();
     let answer;
@@ -239,12 +301,10 @@ class Lab {
     if (this.surfaceController !== controller) return;
     this.surfaceAnswer = answer;
     this.form.clearSourceError();
-    const critical = Number.isFinite(answer.critical_lr) && answer.critical_lr > 0
-      ? { rate: answer.critical_lr, lambdaMax: answer.lambda_max } : null;
-    const presets = presetRates(surface.id, critical?.rate);
-    this.rate.setSurface(presets, critical);
-    if (this.state.lr === null) this.state.lr = presets.good;
-    this.rate.show(this.state.lr);
+    this.runs = []; // the paths drawn belong to the old surface
+    if (this.state.rates === null) this.state.rates = sameRates(this.rateTarget("sgd").presets.good);
+    this.form.show(this.state);
+    this.showRate();
     this.writeUrl();
     const nonFinite = this.contour.drawSurface(answer);
     this.parts.nonFinite.hidden = !nonFinite;
@@ -260,7 +320,8 @@ class Lab {
       start: s.start,
       steps: s.steps,
       divergence_factor: s.factor,
-      optimizers: s.optimizers.map((name) => optimizerRequest(name, s.lr, s.hyper)),
+      optimizers: s.optimizers.map((name) => optimizerRequest(name, s.rates[name], s.hyper)),
+      include: [], // the paths alone: the Taylor panel asks /descent/taylor, and no state is drawn
     };
   }
 
@@ -275,6 +336,7 @@ class Lab {
     this.status = { key: "lab.status.running" };
     this.renderStatus();
     let answer;
+    performance.mark("descent-run-sent");
     try {
       answer = await postRun(request, { signal: controller.signal });
     } catch (error) {
@@ -297,6 +359,9 @@ class Lab {
       return {
         name,
         style: OPTIMIZERS[name],
+        rate: run.optimizer?.learning_rate ?? request.optimizers[i].learning_rate,
+        beta: run.optimizer?.beta ?? null,
+        critical: run.critical_lr ?? null,
         path: run.path,
         losses: run.losses,
         gradients: run.gradients,
@@ -307,6 +372,7 @@ class Lab {
       };
     });
     this.nameRuns();
+    this.showRate(); // momentum's and Nesterov's critical rates come with their runs
     const count = Math.max(1, ...this.runs.map((run) => run.path.length));
     let step = count - 1;
     if (this.initialStep !== null && this.initialStep !== undefined) {
@@ -336,7 +402,7 @@ class Lab {
     const at = runAt(focusRun, step);
     this.contour.drawStart(this.state.start);
     this.contour.drawRuns(this.runs, step, at.point ? { point: at.point, gradient: at.gradient } : null);
-    drawLosses(this.parts.lossChart, this.runs, step);
+    drawLosses(this.parts.lossChart, this.runs, step, this.lossWidth);
     this.explanation.show(this.runs, step, focusRun.name, this.state.factor);
     const spec = this.spec();
     const cap = this.limits.max_coordinate;
@@ -344,8 +410,10 @@ class Lab {
       const box = this.surfaceAnswer?.box ?? this.surface().box;
       const parameterIndex = this.state.parameter === "a" ? 0 : 1;
       const span = (box[parameterIndex][1] - box[parameterIndex][0]) / 4;
-      this.taylor.show({ spec, point: at.point, rate: this.state.lr });
-      this.line.show({ spec, point: at.point, parameter: this.state.parameter, span, rate: this.state.lr });
+      // The panels explain a plain gradient step from the followed point, at the followed optimizer's rate.
+      const rate = focusRun.rate ?? this.focusRate();
+      this.taylor.show({ spec, point: at.point, rate });
+      this.line.show({ spec, point: at.point, parameter: this.state.parameter, span, rate });
     } else {
       // A diverged run can leave the finite numbers, or the square the server evaluates in.
       const why = at.point ? t("lab.point_far", { max: formatNumber(cap) }) : t("lab.no_point");
@@ -383,11 +451,14 @@ class Lab {
     const step = readDescentState(window.location.search, this.limits).step;
     const differs = (keys) => keys.some((key) => JSON.stringify(next[key]) !== JSON.stringify(s[key]));
     const surfaceChanged = differs(["surface", "settings", "source"]);
-    if (next.lr === null && !surfaceChanged) next.lr = s.lr;
-    const rerun = differs(["start", "lr", "optimizers", "hyper", "steps", "factor"]);
+    if (next.rates === null && !surfaceChanged) {
+      next.rates = s.rates;
+      next.linked = s.linked;
+    }
+    const rerun = differs(["start", "rates", "linked", "optimizers", "hyper", "steps", "factor"]);
     this.state = next;
     this.form.show(next);
-    if (next.lr !== null) this.rate.show(next.lr);
+    this.showRate();
     if (surfaceChanged || rerun) {
       this.initialStep = step;
       await (surfaceChanged ? this.refreshSurface() : this.run({ keepStep: false }));
@@ -421,6 +492,7 @@ class Lab {
     writeDescentState({ lang: language() });
     this.form?.renderTexts();
     this.rate?.render();
+    if (this.state) this.showRate();
     this.renderStatus();
     this.renderError();
     if (this.runs.length) {
@@ -509,5 +581,6 @@ classroom({
   state: (search) => (lab.limits ? readDescentState(search, lab.limits) : {}),
   live: () => (lab.runs.length ? { step: lab.timeline.step } : {}),
   follow: () => lab.followUrl(),
+  flush: () => lab.state && lab.writeUrl(), // a rate being dragged is written to the URL only when let go
 });
 // ---- end classroom ----

@@ -59,14 +59,16 @@ function svgIn(box, width, height, label) {
 /**
  * drawChart(box, {series: [{key, colour, dash, symbol, points, pointEvery}], marks: [{x, className, text}],
  *                 dots: [{x, y, className, symbol, testid}], xLabel, yLabel, label, xDomain, yDomain,
- *                 integerX, symlog: null | the constant of a symmetric-log y axis, aspect})
+ *                 integerX, symlog: null | the constant of a symmetric-log y axis, aspect, width?})
  * The drawing is as wide as its box (so its text keeps its size on a phone) and aspect × as tall.
  * A symmetric-log y axis (linear near zero, logarithmic beyond) suits a loss that blows up.
  */
 export function drawChart(box, options) {
   const { series, marks = [], dots = [], xLabel = "", yLabel = "", label = "", integerX = false,
     symlog = null, aspect = 0.56 } = options;
-  const width = Math.round(Math.min(Math.max(box.clientWidth || 360, MIN_WIDTH), MAX_WIDTH));
+  // NOTE: reading clientWidth right after other drawing forces a layout; a caller that watches the box's
+  // width (a ResizeObserver) passes it instead.
+  const width = Math.round(Math.min(Math.max(options.width || box.clientWidth || 360, MIN_WIDTH), MAX_WIDTH));
   const height = Math.round(Math.min(Math.max(width * aspect, 170), 260));
   const svg = svgIn(box, width, height, label);
   const root = d3.select(svg);

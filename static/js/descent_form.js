@@ -1,5 +1,5 @@
 // The inputs of the descent page: the surface and its settings, a typed f(a, b), the start, the
-// optimizers with their hyper-parameters, the number of steps and the divergence factor. It shows the
+// optimizers with their own learning rates and hyper-parameters, the number of steps and the divergence factor. It shows the
 // state it is given and reports what the user changed as a patch; it decides nothing itself.
 import { el } from "./dom.js";
 import { swatch } from "./descent_chart.js";
@@ -48,7 +48,10 @@ function onCommit(box, read) {
 }
 
 export class LabForm {
-  /** onChange(patch): patch has one or more of surface, settings, source, start, optimizers, hyper, steps, factor. */
+  /**
+   * onChange(patch): patch has one or more of surface, settings, source, start, optimizers, rates ({name: rate},
+   * one optimizer's own learning rate), hyper, steps, factor.
+   */
   constructor(root, { onChange }) {
     this.root = root;
     this.onChange = onChange;
@@ -145,6 +148,7 @@ export class LabForm {
       const row = this.parts.optimizers.querySelector(`[data-optimizer="${name}"]`);
       fill(row.querySelector(".optimizer-name"), `lab.opt.${name}`);
       fill(row.querySelector(".optimizer-hint"), `lab.opt_hint.${name}`);
+      row.querySelector(`#rate-${name}`).setAttribute("aria-label", t("lab.opt_rate", { name: t(`lab.opt.${name}`) }));
     }
   }
 
@@ -161,6 +165,16 @@ export class LabForm {
         }
         this.onChange({ optimizers: chosen });
       });
+      const rateId = `rate-${name}`;
+      const rateBox = numberBox(rateId, `lr-${name}`);
+      onCommit(rateBox, () => {
+        const rate = parseNumber(rateBox.value);
+        if (rate === null || rate <= 0) return false;
+        this.onChange({ rates: { [name]: rate } });
+        return true;
+      });
+      const rate = el("span", { className: "hyper rate" },
+        el("label", { attrs: { for: rateId } }, "η"), rateBox);
       const hyper = spec.hyper.map((field) => {
         const id = `hp-${name}-${field.name}`;
         const box = numberBox(id, id);
@@ -175,7 +189,7 @@ export class LabForm {
       return el("div", { className: "optimizer-row", data: { optimizer: name } },
         el("label", { className: "optimizer-choice", attrs: { for: `opt-${name}` } }, check, swatch(spec),
           el("span", { className: "optimizer-name" }), el("span", { className: "optimizer-hint" })),
-        hyper.length ? el("div", { className: "hyper-row" }, ...hyper) : null);
+        el("div", { className: "hyper-row" }, rate, ...hyper));
     });
     this.parts.optimizers.replaceChildren(...rows);
   }
@@ -202,6 +216,10 @@ export class LabForm {
     for (const box of [p.startA, p.startB]) box.removeAttribute("aria-invalid");
     for (const name of OPTIMIZER_NAMES) {
       p.optimizers.querySelector(`#opt-${name}`).checked = state.optimizers.includes(name);
+      const rateBox = p.optimizers.querySelector(`#rate-${name}`);
+      const rate = state.rates?.[name];
+      if (document.activeElement !== rateBox || rate === undefined) rateBox.value = rate === undefined ? "" : boxText(rate);
+      rateBox.removeAttribute("aria-invalid");
       for (const field of OPTIMIZERS[name].hyper) {
         const box = p.optimizers.querySelector(`#hp-${name}-${field.name}`);
         box.value = boxText(state.hyper[name]?.[field.name] ?? field.default);

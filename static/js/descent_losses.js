@@ -3,8 +3,8 @@
 import { drawChart } from "./descent_chart.js";
 import { t } from "./i18n.js";
 
-/** runs: [{name, style, losses}]; step: the step shown. */
-export function drawLosses(box, runs, step) {
+/** runs: [{name, style, losses}]; step: the step shown; width: the box's width when known. */
+export function drawLosses(box, runs, step, width = 0) {
   const longest = Math.max(1, ...runs.map((run) => run.losses.length - 1));
   // A run that blows up would flatten every other curve: past 100 times the starting loss the axis
   // turns logarithmic (linear below the start's size).
@@ -24,6 +24,7 @@ export function drawLosses(box, runs, step) {
     label: t("lab.losses_label"),
     symlog: largest > 100 * start ? start : null,
     aspect: 0.4,
+    width,
   });
   box.dataset.step = String(step);
 }

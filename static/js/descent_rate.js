@@ -1,17 +1,19 @@
 // The learning rate: a logarithmic slider with a box for the exact number, four quick rates that show
 // the four behaviours (crawl, good, oscillate, diverge), and on the quadratic bowl the critical rate
-// 2/lambda_max marked on the slider's track.
+// 2/lambda_max marked on the slider's track. Linked, it moves every optimizer's rate at once; unlinked,
+// only the rate of the optimizer being followed (each optimizer also has its own box in the form).
 import { boxText, parseNumber } from "./descent_form.js";
 import { formatNumber } from "./format.js";
-import { fill } from "./i18n.js";
+import { fill, t } from "./i18n.js";
 
 const DECADES_AROUND = 1; // the slider runs from a decade below the smallest preset to one above the largest
 
 export class RateControl {
-  /** onRate(rate, {final}): final is false while a slider is being dragged. */
-  constructor(root, { onRate, limits }) {
+  /** onRate(rate, {final}): final is false while a slider is being dragged; onLinked(linked): the box ticked. */
+  constructor(root, { onRate, onLinked, limits }) {
     this.root = root;
     this.onRate = onRate;
+    this.target = { linked: true, name: "" };
     this.limits = limits;
     this.rate = null;
     this.presets = {};
@@ -20,6 +22,8 @@ export class RateControl {
     const find = (selector) => root.querySelector(selector);
     this.parts = {
       box: find("#rate"),
+      label: find("#rate-label"),
+      linked: find("#rate-linked"),
       slider: find("#rate-slider"),
       mark: find("#critical-mark"),
       markText: find("#critical-mark .critical-text"),
@@ -28,6 +32,7 @@ export class RateControl {
     };
     const p = this.parts;
     this.renderRange();
+    p.linked.addEventListener("change", () => onLinked(p.linked.checked));
     p.slider.addEventListener("input", () => this.fromSlider(false));
     p.slider.addEventListener("change", () => this.fromSlider(true));
     const typed = () => {
@@ -88,7 +93,24 @@ export class RateControl {
     this.renderPresets();
   }
 
-  /** The presets for this surface ({crawl, good, oscillate, diverge}) and its critical rate, or null. */
+  /** Whose rate the slider moves: {linked: every optimizer's, or name: the followed optimizer's}. */
+  showTarget(target) {
+    this.target = target;
+    this.parts.linked.checked = target.linked;
+    this.renderTarget();
+  }
+
+  renderTarget() {
+    const { linked, name } = this.target;
+    fill(this.parts.label, linked ? "lab.rate" : "lab.rate_of", { name });
+    this.parts.slider.setAttribute("aria-label", linked ? t("lab.rate_slider") : t("lab.rate_slider_of", { name }));
+    this.root.dataset.linked = String(linked);
+  }
+
+  /**
+   * The presets for this surface and optimizer ({crawl, good, oscillate, diverge}) and its critical rate:
+   * {name, rate, lambdaMax, beta}, with rate null for an optimizer that has none (Adam, RMSProp), or null.
+   */
   setSurface(presets, critical) {
     this.presets = presets;
     this.critical = critical;
@@ -116,19 +138,32 @@ export class RateControl {
   renderCritical() {
     const p = this.parts;
     const critical = this.critical;
-    p.mark.hidden = critical === null;
+    const marked = critical !== null && critical.rate !== null;
+    p.mark.hidden = !marked;
     p.hint.hidden = critical === null;
-    p.mark.parentElement.classList.toggle("marked", critical !== null);
+    p.mark.parentElement.classList.toggle("marked", marked);
     if (critical === null) return;
+    const name = t(`lab.opt.${critical.name}`);
+    if (!marked) {
+      delete p.mark.dataset.rate;
+      fill(p.hint, "lab.critical_adaptive", { name });
+      return;
+    }
+    // Plain gradient descent's 2/lambda_max; momentum and Nesterov have their own bound with beta.
+    const suffix = critical.name === "sgd" ? "" : `_${critical.name}`;
+    const params = { rate: formatNumber(critical.rate), lambda: formatNumber(critical.lambdaMax),
+      beta: formatNumber(critical.beta ?? 0), name };
     p.mark.dataset.rate = String(critical.rate);
+    p.mark.dataset.optimizer = critical.name;
     p.mark.style.setProperty("--at", String(this.position(critical.rate)));
     p.mark.classList.toggle("right", this.position(critical.rate) > 0.6);
-    fill(p.markText, "lab.critical", { rate: formatNumber(critical.rate) });
-    fill(p.hint, "lab.critical_hint", { lambda: formatNumber(critical.lambdaMax), rate: formatNumber(critical.rate) });
+    fill(p.markText, `lab.critical${suffix}`, params);
+    fill(p.hint, `lab.critical_hint${suffix}`, params);
   }
 
   /** After a language switch. */
   render() {
+    this.renderTarget();
     this.renderCritical();
     this.renderPresets();
   }

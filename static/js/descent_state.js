@@ -57,6 +57,38 @@ function writeHyper(hyper) {
     Object.entries(fields).map(([field, value]) => `${name}.${field}:${value}`)).join(",");
 }
 
+function readRate(text, limits) {
+  const rate = readNumber(text);
+  return rate === null || rate <= 0 ? null : clamp(rate, limits.min_learning_rate, limits.max_learning_rate);
+}
+
+/**
+ * The learning rates: "0.1" gives every optimizer 0.1 (linked: one slider moves them all);
+ * "sgd:0.1,adam:0.02" gives each its own (an optimizer not listed takes the first rate listed).
+ * -> {linked, rates: {name: rate} for every optimizer} or null.
+ */
+function readRates(text, limits) {
+  if (!text.includes(":")) {
+    const rate = readRate(text, limits);
+    return rate === null ? null : { linked: true, rates: Object.fromEntries(OPTIMIZER_NAMES.map((name) => [name, rate])) };
+  }
+  const own = {};
+  for (const item of text.split(",").slice(0, OPTIMIZER_NAMES.length)) {
+    const [name, value, ...rest] = item.split(":");
+    const rate = rest.length ? null : readRate(value ?? "", limits);
+    if (OPTIMIZER_NAMES.includes(name.trim()) && rate !== null) own[name.trim()] ??= rate;
+  }
+  const first = Object.values(own)[0];
+  if (first === undefined) return null;
+  return { linked: false, rates: Object.fromEntries(OPTIMIZER_NAMES.map((name) => [name, own[name] ?? first])) };
+}
+
+/** {linked, rates, names}: one number when linked, else "name:rate" for each optimizer named. */
+function writeRates({ linked, rates, names }) {
+  if (linked) return String(rates[names[0]]);
+  return names.map((name) => `${name}:${rates[name]}`).join(",");
+}
+
 /** field -> {param, read(text, limits) -> value or null, write(value) -> text}. */
 const FIELDS = {
   lang: { param: "lang", read: (text) => (isLanguage(text) ? text : null), write: String },
@@ -69,14 +101,7 @@ const FIELDS = {
   start: { param: "start", read: readPoint, write: (point) => point.join(",") },
   optimizers: { param: "opt", read: readOptimizers, write: (names) => names.join(",") },
   hyper: { param: "hp", read: readHyper, write: writeHyper },
-  lr: {
-    param: "lr",
-    read: (text, limits) => {
-      const rate = readNumber(text);
-      return rate === null || rate <= 0 ? null : clamp(rate, limits.min_learning_rate, limits.max_learning_rate);
-    },
-    write: String,
-  },
+  rates: { param: "lr", read: readRates, write: writeRates },
   steps: { param: "steps", read: (text, limits) => readInteger(text, 1, limits.max_descent_steps), write: String },
   factor: {
     param: "factor",

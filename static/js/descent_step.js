@@ -37,7 +37,7 @@ export class StepExplanation {
     });
   }
 
-  /** runs: [{name, title, style, path, losses, gradients, status, divergedAt, reason, threshold}] */
+  /** runs: [{name, title, style, rate, path, losses, gradients, status, divergedAt, reason, threshold}] */
   show(runs, step, follow, factor) {
     fill(this.caption, "lab.step_caption", { step: String(step) });
     this.list.replaceChildren(...runs.map((run) => {
@@ -52,7 +52,9 @@ export class StepExplanation {
         data: { optimizer: run.name, a: dataNumber(at.point?.[0] ?? null), b: dataNumber(at.point?.[1] ?? null),
           loss: dataNumber(at.loss), status, testid: `run-${run.name}` } },
       el("div", { className: "run-head" },
-        el("label", { className: "follow" }, radio, swatch(run.style), el("span", { className: "run-name" }, run.title)),
+        el("label", { className: "follow" }, radio, swatch(run.style), el("span", { className: "run-name" }, run.title),
+          el("span", { className: "num run-rate", data: { rate: dataNumber(run.rate ?? null) } },
+            `η = ${run.rate === null || run.rate === undefined ? "⚠" : formatNumber(run.rate)}`)),
         el("span", { className: `run-status ${status}` }, t(`lab.run_status.${status}`))),
       el("dl", { className: "run-numbers" },
         el("dt", {}, "a"), number(at.point?.[0]),

@@ -1,7 +1,7 @@
 // The network page (/network): settings on the left; in the centre the network drawn, with three
-// views (step through one iteration stage by stage; train continuously with a live loss curve and the
-// decision boundary; compare SGD, momentum and Adam from identical initial weights); on the right the
-// current stage explained and the selected layer's formulas and matrices.
+// views (step through one iteration stage by stage, layer by layer or, for small nets, neuron by neuron;
+// train continuously with a live loss curve and the decision boundary; compare optimizers from identical
+// initial weights); on the right the current stage explained and the selected layer's formulas and matrices.
 import { ApiError, getLimits } from "./api.js";
 import { el } from "./dom.js";
 import { formatNumber } from "./format.js";
@@ -13,10 +13,11 @@ import { explainDivergence, explainNonFinite } from "./network_divergence.js";
 import { NetworkDrawing } from "./network_draw.js";
 import { renderLayer, renderLayerWeights, renderStage } from "./network_explain.js";
 import { NetworkForm } from "./network_form.js";
+import { NeuronStages } from "./network_neurons.js";
 import { DataPlot } from "./network_plot.js";
-import { CLASSIFICATION, OWN_CURVE, isOwn, networkSpec, sizesOf } from "./network_spec.js";
+import { CLASSIFICATION, OWN_CURVE, isOwn, networkSpec, optimizerSpec, parameterCount, sizesOf } from "./network_spec.js";
 import { IterationStages } from "./network_stages.js";
-import { VIEWS, readLanguage, readNetworkState, writeNetworkState } from "./network_state.js";
+import { COMPARED, OPTIMIZERS, VIEWS, readLanguage, readNetworkState, writeNetworkState } from "./network_state.js";
 import { Training } from "./network_train.js";
 import { Timeline } from "./timeline.js";
 
@@ -24,7 +25,7 @@ const STAGE_URL_DELAY_MS = 250;
 const SHARE_NOTE_MS = 4000;
 const TYPING = new Set(["INPUT", "TEXTAREA", "SELECT"]);
 const KEYS = { ArrowRight: "forward", ArrowLeft: "back", " ": "play", Home: "reset", End: "end", "?": "help" };
-const COMPARED = ["sgd", "momentum", "adam"];
+const ZOOM_STEP = 1.5;
 
 // This page's own words load with the shared table, so the other pages never download them.
 addPageTables({ en: () => import("./lang/network_en.js"), zh: () => import("./lang/network_zh.js") });
@@ -34,6 +35,9 @@ class NetworkPage {
     this.root = root;
     this.limits = null;
     this.view = "step";
+    this.detail = "layer"; // the step view's: "layer" by layer, or "neuron" by neuron (small nets)
+    this.neuronRefusal = null; // {spec, error}: the server's 422 for this spec's neuron view
+    this.compared = [...COMPARED];
     this.config = null;
     this.spec = null;
     this.points = null; // {task, classes, points: [{x, y, test}]}
@@ -62,6 +66,9 @@ class NetworkPage {
       lossChart: find("#loss-chart"), lossKey: find("#loss-key"),
       compareChart: find("#compare-chart"), compareKey: find("#compare-key"), compareRuns: find("#compare-runs"),
       shortcuts: find("#shortcuts"), shareNote: find("#share-note"), settings: find("#settings-details"),
+      detailButtons: [...root.querySelectorAll("[data-detail]")], detailNote: find("#detail-note"),
+      compareButtons: [...root.querySelectorAll("[data-compare]")], compareHint: find("#compare-hint"),
+      zoomIn: find("#net-zoom-in"), zoomOut: find("#net-zoom-out"), zoomFit: find("#net-zoom-fit"),
       stage: { phase: find("#step-phase"), formula: find("#formula"), sentence: find("#sentence") },
       layer: { heading: find("#layer-heading"), about: find("#layer-about"), formulas: find("#layer-formulas"),
         matrices: find("#matrices") },
@@ -87,6 +94,13 @@ class NetworkPage {
     root.addEventListener("keydown", (event) => this.key(event));
     for (const button of p.languageButtons) button.addEventListener("click", () => this.switchLanguage(button.dataset.lang));
     for (const button of p.viewButtons) button.addEventListener("click", () => this.setView(button.dataset.view, true));
+    for (const button of p.detailButtons) button.addEventListener("click", () => this.setDetail(button.dataset.detail));
+    for (const button of p.compareButtons) {
+      button.addEventListener("click", () => this.toggleCompared(button.dataset.compare));
+    }
+    p.zoomIn.addEventListener("click", () => this.drawing.zoomBy(ZOOM_STEP));
+    p.zoomOut.addEventListener("click", () => this.drawing.zoomBy(1 / ZOOM_STEP));
+    p.zoomFit.addEventListener("click", () => this.drawing.fit());
     p.layerButtons.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-layer]");
       if (button) this.selectLayer(Number(button.dataset.layer));
@@ -104,6 +118,8 @@ class NetworkPage {
       p.sample.value = String(this.sample + 1);
       this.renderNetwork();
       this.renderPlot();
+      // The neuron view's sums are the numbers of the sample shown.
+      if (this.view === "step" && this.stages?.view === "neuron") this.renderStageExplanation();
     });
     find("#share").addEventListener("click", () => this.share());
     let width = 0;
@@ -133,6 +149,8 @@ class NetworkPage {
     }
     const state = readNetworkState(window.location.search, this.limits);
     this.selectedLayer = state.layer;
+    this.detail = state.detail ?? "layer";
+    this.compared = state.compared ?? [...COMPARED];
     this.form.show(state);
     this.config = this.form.read();
     this.setView(state.view ?? "step", false);
@@ -156,8 +174,10 @@ class NetworkPage {
       dataset: c.dataset, points: isOwn(c.dataset) ? null : c.points, noise: isOwn(c.dataset) ? null : c.noise,
       classes: this.form.info()?.choose_classes ? c.classes : null, own: isOwn(c.dataset) && c.own?.length ? c.own : null,
       layers: c.layers, optimizer: c.optimizer, lr: c.lr,
-      beta: c.optimizer === "momentum" ? c.beta : null, beta1: c.optimizer === "adam" ? c.beta1 : null,
-      beta2: c.optimizer === "adam" ? c.beta2 : null, batch: c.batch, seed: c.seed, iterations: c.iterations,
+      beta: c.optimizer === "momentum" || c.optimizer === "nesterov" ? c.beta : null,
+      beta1: c.optimizer === "adam" ? c.beta1 : null, beta2: c.optimizer === "adam" ? c.beta2 : null,
+      rho: c.optimizer === "rmsprop" ? c.rho : null,
+      batch: c.batch, seed: c.seed, iterations: c.iterations,
       stage: null,
     });
   }
@@ -206,17 +226,26 @@ class NetworkPage {
     }
   }
 
-  /** The iteration from where training stands (the seeded start, or the current parameters). */
+  /**
+   * The iteration from where training stands (the seeded start, or the current parameters), in the
+   * step view's detail. `stage`: the stage to show, a number or a {kind, layer} of either view.
+   */
   async loadIteration(stage = null) {
     const signal = this.fresh("iteration");
     this.status = { key: "net.status_working" };
     this.renderStatus();
     const position = this.training.position;
+    const view = this.shownDetail();
     let answer;
     try {
-      answer = await api.postIteration({ ...this.spec, ...this.training.startFields(), view: "layer", encoding: "list" }, { signal });
+      answer = await api.postIteration({ ...this.spec, ...this.training.startFields(), view, encoding: "list" }, { signal });
     } catch (error) {
       if (error?.name === "AbortError") return false;
+      if (view === "neuron" && error instanceof ApiError && error.status === 422) {
+        // Too many parameters or nodes for the neuron view (the server's caps): say so, show the layers.
+        this.neuronRefusal = { spec: this.spec, error };
+        return this.loadIteration(stage);
+      }
       this.status = null;
       this.showError(error);
       return false;
@@ -226,7 +255,7 @@ class NetworkPage {
     this.renderError();
     this.iterationAnswer = answer;
     this.iterationPosition = position;
-    this.stages = new IterationStages(answer);
+    this.stages = answer.view === "neuron" ? new NeuronStages(answer) : new IterationStages(answer);
     if (answer.non_finite && this.training.result?.status !== "diverged") {
       this.divergence = explainNonFinite(answer.non_finite, this.config.lr, this.training.position.iteration + 1,
         this.stages.layerCount, this.stages.nodes.get(answer.non_finite.node)?.value);
@@ -238,9 +267,62 @@ class NetworkPage {
     this.parts.sample.max = String(this.stages.m);
     this.parts.sample.value = String(this.sample + 1);
     if (this.selectedLayer !== null && this.selectedLayer > this.stages.layerCount) this.selectedLayer = null;
-    this.timeline.load(this.stages.count, stage ?? 0);
+    const index = stage !== null && typeof stage === "object" ? this.stages.indexOf(stage) : stage ?? 0;
+    this.timeline.load(this.stages.count, index);
     this.renderAll();
     return true;
+  }
+
+  // ---- Layer by layer, or neuron by neuron -------------------------------------------------------
+
+  /** The settings' parameter count is within the server's cap for the neuron view. */
+  neuronSmallEnough() {
+    if (!this.limits || !this.config) return false;
+    return parameterCount(sizesOf(this.config, this.form.problem())) <= this.limits.max_neuron_parameters;
+  }
+
+  /** Small enough for the neuron view, and the server did not refuse this very spec. */
+  neuronPossible() {
+    return this.neuronSmallEnough() && this.neuronRefusal?.spec !== this.spec;
+  }
+
+  shownDetail() {
+    return this.detail === "neuron" && this.neuronPossible() ? "neuron" : "layer";
+  }
+
+  /** Switch the step view's detail, standing at the same stage (a layer's stage <-> its first unit's). */
+  async setDetail(detail) {
+    const wanted = detail === "neuron" ? "neuron" : "layer";
+    if (wanted === "neuron" && this.neuronRefusal?.spec === this.spec) this.neuronRefusal = null; // ask again
+    this.detail = wanted;
+    writeNetworkState({ detail: wanted === "neuron" ? "neuron" : null, stage: null });
+    this.renderDetailSwitch();
+    if (!this.stages || (this.stages.view === "neuron") === (this.shownDetail() === "neuron")) return;
+    const stage = this.stages.stage(this.timeline.step);
+    await this.loadIteration({ kind: stage.kind, layer: stage.layer, unit: stage.unit ?? 0 });
+  }
+
+  renderDetailSwitch() {
+    const shown = this.stages?.view ?? this.shownDetail();
+    const possible = this.neuronSmallEnough();
+    for (const button of this.parts.detailButtons) {
+      button.setAttribute("aria-pressed", String(button.dataset.detail === shown));
+      if (button.dataset.detail === "neuron") button.disabled = !possible;
+    }
+    const note = this.parts.detailNote;
+    const state = !possible ? "too-big"
+      : this.detail === "neuron" && this.neuronRefusal?.spec === this.spec ? "refused" : shown;
+    if (state === "too-big" && this.config && this.limits) {
+      const count = parameterCount(sizesOf(this.config, this.form.problem()));
+      fill(note, "net.detail_too_big", { count: String(count), max: String(this.limits.max_neuron_parameters) });
+    } else if (state === "refused") {
+      fill(note, "net.detail_refused", { message: String(this.neuronRefusal.error.message) });
+    } else if (state === "neuron") {
+      fill(note, "net.detail_neuron_note", { m: String(this.stages?.m ?? "?") });
+    } else {
+      note.replaceChildren();
+    }
+    note.dataset.state = state;
   }
 
   /** A new request of a kind cancels the older one, so a slow answer never overwrites a newer view. */
@@ -277,7 +359,7 @@ class NetworkPage {
     if (!this.stages) return;
     this.renderNetwork();
     this.parts.explanation.setAttribute("aria-live", this.timeline.playing ? "off" : "polite");
-    renderStage(this.parts.stage, this.stages, stage, { optimizer: this.config.optimizer, lr: this.config.lr });
+    renderStage(this.parts.stage, this.stages, stage, this.stageContext());
     this.renderLayerDetail();
     window.clearTimeout(this.stageTimer);
     this.stageTimer = window.setTimeout(() => writeNetworkState({ stage: stage || null }), STAGE_URL_DELAY_MS);
@@ -357,7 +439,8 @@ class NetworkPage {
     if (kind === "done" || kind === "paused") {
       const result = payload.result ?? this.training.result;
       if (result?.status === "diverged") {
-        this.divergence = explainDivergence(result, this.stages?.layerCount ?? this.config.layers.length + 1);
+        this.divergence = explainDivergence(result, this.stages?.layerCount ?? this.config.layers.length + 1,
+          this.training.resultStart);
       }
       this.renderDivergence();
       this.loadIteration(0);
@@ -380,13 +463,36 @@ class NetworkPage {
 
   // ---- Comparing optimizers ------------------------------------------------------------------
 
+  /** One optimizer more or less in the comparison (at least one stays). */
+  toggleCompared(name) {
+    const chosen = new Set(this.compared);
+    if (chosen.has(name) && chosen.size > 1) chosen.delete(name);
+    else chosen.add(name);
+    this.compared = OPTIMIZERS.filter((one) => chosen.has(one));
+    const standard = this.compared.join(",") === COMPARED.join(",");
+    writeNetworkState({ compared: standard ? null : this.compared });
+    this.renderCompareChoice();
+  }
+
+  renderCompareChoice() {
+    for (const button of this.parts.compareButtons) {
+      const on = this.compared.includes(button.dataset.compare);
+      button.setAttribute("aria-pressed", String(on));
+      button.disabled = on && this.compared.length === 1;
+    }
+    const names = this.compared.map((name) => t(`opt.${name}`)).join(t("net.list_separator"));
+    fill(this.parts.compareHint, "net.compare_hint", { names });
+  }
+
   async runCompare() {
     const signal = this.fresh("compare");
     this.parts.compare.disabled = true;
     this.status = { key: "net.status_comparing" };
     this.renderStatus();
     try {
-      this.compareAnswer = await api.postCompare({ ...this.spec, iterations: this.config.iterations, optimizers: COMPARED }, { signal });
+      const optimizers = this.compared.map((name) => optimizerSpec(this.config, name));
+      const body = { ...this.spec, iterations: this.config.iterations, optimizers };
+      this.compareAnswer = await api.postCompare(body, { signal });
       this.status = null;
       this.renderCompare();
     } catch (error) {
@@ -409,13 +515,20 @@ class NetworkPage {
     this.form.show(state);
     const config = this.form.read();
     this.selectedLayer = state.layer;
+    this.compared = state.compared ?? [...COMPARED];
+    const detailBefore = this.detail;
+    this.detail = state.detail ?? "layer";
     if ((state.view ?? "step") !== this.view) this.setView(state.view ?? "step", false);
-    if (JSON.stringify(config) !== before) {
-      this.config = config;
-      this.training.reset();
-      this.compareAnswer = null;
-      this.initialParams = null;
-      await this.load({ stage: state.stage });
+    if (JSON.stringify(config) !== before || (this.detail !== detailBefore && this.stages)) {
+      if (JSON.stringify(config) !== before) {
+        this.config = config;
+        this.training.reset();
+        this.compareAnswer = null;
+        this.initialParams = null;
+        await this.load({ stage: state.stage });
+      } else {
+        await this.loadIteration(state.stage ?? 0);
+      }
     } else if (this.stages) {
       this.timeline.pause();
       this.timeline.go(state.stage ?? 0, false);
@@ -488,7 +601,7 @@ class NetworkPage {
     this.form.renderSummary();
     const result = this.training.result;
     if (result?.status === "diverged") {
-      this.divergence = explainDivergence(result, this.stages?.layerCount ?? 1);
+      this.divergence = explainDivergence(result, this.stages?.layerCount ?? 1, this.training.resultStart);
     } else if (this.iterationAnswer?.non_finite) {
       this.divergence = explainNonFinite(this.iterationAnswer.non_finite, this.config.lr,
         this.training.position.iteration + 1, this.stages?.layerCount ?? 1,
@@ -525,13 +638,24 @@ class NetworkPage {
     this.renderNetwork();
     this.renderPlot();
     this.renderTraining();
+    this.renderDetailSwitch();
+    this.renderCompareChoice();
     if (this.view === "compare") this.renderCompare();
+    this.renderStageExplanation();
+    this.renderLayerDetail();
+  }
+
+  renderStageExplanation() {
     if (this.stages && this.view === "step") {
-      renderStage(this.parts.stage, this.stages, this.timeline.step, { optimizer: this.config.optimizer, lr: this.config.lr });
+      renderStage(this.parts.stage, this.stages, this.timeline.step, this.stageContext());
     } else {
       this.renderPositionExplanation();
     }
-    this.renderLayerDetail();
+  }
+
+  /** What a stage's words need beyond the iteration: the optimizer, η and the sample shown. */
+  stageContext() {
+    return { optimizer: this.config.optimizer, lr: this.config.lr, sample: this.sample };
   }
 
   /** The sizes of the network as the settings say (before any answer arrives). */
@@ -593,9 +717,14 @@ class NetworkPage {
     this.parts.layerButtons.replaceChildren(...buttons);
   }
 
-  /** The layer the detail panel shows: the one clicked, else the current stage's, else the first. */
+  /**
+   * The layer the detail panel shows: the one clicked, else (training) where a divergence started, else
+   * the current stage's, else the first.
+   */
   shownLayer() {
     if (this.selectedLayer) return this.selectedLayer;
+    const problem = this.divergence?.highlight?.layer;
+    if (this.view !== "step" && Number.isInteger(problem) && problem >= 1 && problem < this.sizes().length) return problem;
     if (this.view === "step" && this.stages) {
       const stage = this.stages.stage(this.timeline.step);
       if (stage.layer) return stage.layer;
@@ -609,7 +738,7 @@ class NetworkPage {
       button.setAttribute("aria-pressed", String(Number(button.dataset.layer) === layer));
     }
     if (this.view === "step" && this.stages) {
-      renderLayer(this.parts.layer, this.stages, layer, this.timeline.step, { optimizer: this.config.optimizer, lr: this.config.lr });
+      renderLayer(this.parts.layer, this.stages, layer, this.timeline.step, this.stageContext());
     } else if (this.config) {
       const sizes = this.sizes();
       renderLayerWeights(this.parts.layer, Math.min(layer, sizes.length - 1), this.currentParams(), sizes,
@@ -750,5 +879,6 @@ classroom({
   state: (search) => (networkPage.limits ? readNetworkState(search, networkPage.limits) : {}),
   live: () => (networkPage.stages && networkPage.view === "step" ? { stage: networkPage.timeline.step || null } : {}),
   follow: () => networkPage.followUrl(),
+  results: () => import("./network_classroom.js").then((module) => module.extend(networkPage)),
 });
 // ---- end classroom ----

@@ -11,7 +11,7 @@ const HEIGHT = 200;
 const MARGIN = { top: 10, right: 12, bottom: 32, left: 54 };
 const MARKERS = 12;
 const SYMBOLS = { circle: d3.symbolCircle, diamond: d3.symbolDiamond, square: d3.symbolSquare,
-  triangle: d3.symbolTriangle };
+  triangle: d3.symbolTriangle, cross: d3.symbolCross };
 
 const finite = (point) => point.y !== null && point.y !== undefined && Number.isFinite(point.y);
 

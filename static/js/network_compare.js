@@ -11,6 +11,8 @@ import { historyPoints } from "./network_train.js";
 export const OPTIMIZER_STYLES = {
   sgd: { className: "opt-sgd", symbol: "circle" },
   momentum: { className: "opt-momentum", symbol: "diamond" },
+  nesterov: { className: "opt-nesterov", symbol: "triangle" },
+  rmsprop: { className: "opt-rmsprop", symbol: "cross" },
   adam: { className: "opt-adam", symbol: "square" },
 };
 

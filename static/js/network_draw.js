@@ -1,6 +1,8 @@
 // The network drawn with d3: neurons in columns (input, hidden layers, output), every weight a line
 // whose thickness is |w| and whose colour and dash say its sign (blue solid +, vermillion dashed −, so
 // grey-scale keeps the difference); in backward mode the lines carry the gradients ∂L/∂w instead.
+// In the neuron view one unit is in focus with the lines it uses. The drawing fits its box (zoom 1);
+// it zooms (buttons, pinch, ctrl + wheel) and, zoomed in, pans (drag, or arrow keys when focused).
 // Tests read data-weight / data-grad on the lines and data-value / data-grad on the neurons.
 import * as d3 from "/static/vendor/d3/d3.mjs";
 import { dataNumber, formatNumber, fullText } from "./format.js";
@@ -14,6 +16,10 @@ const SIDE = 34;
 const MIN_WIDTH = 40;
 const THIN = 0.75;
 const THICK = 6;
+const MAX_SCALE = 8;
+const PAN_STEP = 40;
+const ZOOM_MS = 200;
+const PAN_KEYS = { ArrowLeft: [1, 0], ArrowRight: [-1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
 
 const finite = (x) => typeof x === "number" && Number.isFinite(x);
 
@@ -32,6 +38,40 @@ export class NetworkDrawing {
     this.onLayer = onLayer;
     this.picture = null;
     this.width = 0;
+    this.height = 0;
+    this.shape = "";
+    this.target = null; // the scale the zoom buttons last aimed at
+    this.reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
+    const root = d3.select(svg);
+    this.viewport = root.append("g").attr("class", "viewport");
+    // A page scrolls under a finger or a wheel: only two fingers, ctrl + wheel (a trackpad's pinch) or
+    // the buttons zoom, and one finger or the mouse pans only once zoomed in.
+    const zoomedIn = () => d3.zoomTransform(svg).k > 1.001;
+    this.zoom = d3.zoom().scaleExtent([1, MAX_SCALE])
+      .filter((event) => {
+        if (event.type === "wheel") return event.ctrlKey || event.metaKey;
+        if (event.type.startsWith("touch")) return event.touches.length > 1 || zoomedIn();
+        return !event.button && !event.ctrlKey && zoomedIn();
+      })
+      .on("zoom", (event) => {
+        if (event.sourceEvent) this.target = null; // a pinch or a drag: the buttons start from here
+        this.viewport.attr("transform", event.transform);
+        svg.dataset.zoom = String(Number(event.transform.k.toFixed(3)));
+        const zoomed = event.transform.k > 1.001;
+        svg.classList.toggle("zoomed", zoomed);
+        // Zoomed in, the drawing is a tab stop, so that the arrow keys can pan it.
+        if (zoomed) svg.setAttribute("tabindex", "0");
+        else svg.removeAttribute("tabindex");
+      });
+    root.call(this.zoom).on("dblclick.zoom", null);
+    svg.dataset.zoom = "1";
+    svg.addEventListener("keydown", (event) => {
+      const move = PAN_KEYS[event.key];
+      if (!move || !zoomedIn() || event.altKey || event.ctrlKey || event.metaKey) return;
+      event.preventDefault(); // the page's own arrow keys step the timeline: not while panning
+      const k = d3.zoomTransform(svg).k;
+      root.call(this.zoom.translateBy, (move[0] * PAN_STEP) / k, (move[1] * PAN_STEP) / k);
+    });
     // A click on a layer's band, on one of its weights or on one of its neurons selects that layer.
     d3.select(svg).on("click", (event) => {
       const target = event.target.closest?.("[data-band], line.weight, g.neuron");
@@ -48,6 +88,7 @@ export class NetworkDrawing {
    */
   draw(picture, width) {
     this.picture = picture;
+    const previousWidth = this.width;
     this.width = Math.max(width || this.width || 600, 240);
     const { sizes } = picture;
     const columns = sizes.map((count) => shownUnits(count));
@@ -60,10 +101,19 @@ export class NetworkDrawing {
     };
     const radius = Math.max(7, Math.min(13, (this.width - 2 * SIDE) / Math.max(sizes.length - 1, 1) / 6));
 
-    const root = d3.select(this.svg);
-    root.attr("viewBox", `0 0 ${this.width} ${height}`).attr("width", this.width).attr("height", height)
-      .attr("data-mode", picture.mode).attr("data-sizes", sizes.join("-"));
+    const svg = d3.select(this.svg);
+    svg.attr("viewBox", `0 0 ${this.width} ${height}`).attr("width", this.width).attr("height", height)
+      .attr("data-mode", picture.mode).attr("data-sizes", sizes.join("-"))
+      .attr("data-focus", picture.focus ? `${picture.focus.layer}-${picture.focus.unit}` : null);
+    const root = this.viewport;
     root.selectAll("*").remove();
+    // A new network or a new box width is fitted again; a new stage keeps the zoom the student chose.
+    const shape = sizes.join("-");
+    this.zoom.extent([[0, 0], [this.width, height]]).translateExtent([[0, 0], [this.width, height]]);
+    if (shape !== this.shape || this.width !== previousWidth || height !== this.height) this.fit(false);
+    this.shape = shape;
+    this.height = height;
+    const focus = picture.focus ?? null;
 
     const gradMode = picture.mode === "backward";
     const magnitudes = [];
@@ -103,12 +153,16 @@ export class NetworkDrawing {
           lines.push({ i, j, w: cell(weights, i, j), g: grads ? cell(grads, i, j) : undefined });
         }
       }
+      // In focus: the unit's incoming lines; backward also the outgoing ones its gradient comes back along.
+      const inFocus = (d) => focus !== null && ((focus.layer === l && focus.unit === d.i)
+        || (focus.phase === "backward" && focus.layer === l - 1 && focus.unit === d.j));
       group.selectAll("line").data(lines).join("line")
         .attr("class", (d) => {
           const shown = gradMode ? d.g : d.w;
           const sign = !finite(shown) ? "bad" : shown < 0 ? "neg" : "pos";
           const idle = gradMode && d.g === undefined ? " idle" : "";
-          return `weight ${sign}${gradMode ? " grad" : ""}${idle}`;
+          const lit = focus === null ? "" : inFocus(d) ? " focus" : " dim";
+          return `weight ${sign}${gradMode ? " grad" : ""}${idle}${lit}`;
         })
         .attr("x1", x(l - 1)).attr("x2", x(l))
         .attr("y1", (d) => y(columns[l - 1], columns[l - 1].units.indexOf(d.j)))
@@ -149,9 +203,11 @@ export class NetworkDrawing {
         const biasGrad = l > 0 ? cell(picture.biasGrads?.[l], unit, 0) : undefined;
         const bad = (value !== undefined && !finite(value)) || (problemUnits !== null && problemUnits !== undefined
           && (problemUnits === "all" || problemUnits.includes(unit)));
+        const focused = focus !== null && focus.layer === l && focus.unit === unit;
+        const current = focus === null ? picture.active === l : focused;
         const node = neurons.append("g")
           .attr("class", `neuron${l === 0 ? " input" : ""}${bad ? " bad" : ""}${value !== undefined ? " has-value" : ""}`
-            + `${gradMode && delta !== undefined ? " has-grad" : ""}${picture.active === l ? " current" : ""}`)
+            + `${gradMode && delta !== undefined ? " has-grad" : ""}${current ? " current" : ""}${focused ? " focus" : ""}`)
           .attr("data-layer", l).attr("data-unit", unit)
           .attr("data-value", value === undefined ? "" : dataNumber(value))
           .attr("data-grad", delta === undefined ? "" : dataNumber(delta))
@@ -180,5 +236,23 @@ export class NetworkDrawing {
       }
     });
     return this.svg;
+  }
+
+  /** Back to the whole network in the box (zoom 1). */
+  fit(animate = true) {
+    this.target = 1;
+    this.transition(animate).call(this.zoom.transform, d3.zoomIdentity);
+  }
+
+  /** Zoom about the middle; quick presses add up (from the scale the last press aimed at). */
+  zoomBy(factor) {
+    const from = this.target ?? d3.zoomTransform(this.svg).k;
+    this.target = Math.min(Math.max(from * factor, 1), MAX_SCALE);
+    this.transition(true).call(this.zoom.scaleTo, this.target);
+  }
+
+  transition(animate) {
+    const root = d3.select(this.svg);
+    return animate && !this.reducedMotion.matches ? root.transition("zoom").duration(ZOOM_MS) : root;
   }
 }

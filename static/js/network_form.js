@@ -35,7 +35,7 @@ export class NetworkForm {
       inputRow: find("#input-row"), rows: find("#layer-rows"), outputRow: find("#output-row"),
       addLayer: find("#add-layer"), summary: find("#arch-summary"),
       optimizer: find("#optimizer"), optimizerRule: find("#optimizer-rule"),
-      beta: find("#beta"), beta1: find("#beta1"), beta2: find("#beta2"),
+      beta: find("#beta"), beta1: find("#beta1"), beta2: find("#beta2"), rho: find("#rho"),
       lrSlider: find("#lr-slider"), lr: find("#lr"),
       batch: find("#batch"), seed: find("#seed"), iterations: find("#iterations"), error: find("#form-error"),
     };
@@ -43,7 +43,7 @@ export class NetworkForm {
     p.lrSlider.min = String(RATE_MIN_EXP);
     p.lrSlider.max = String(RATE_MAX_EXP);
     p.dataset.addEventListener("change", () => this.chooseDataset(p.dataset.value));
-    for (const input of [p.points, p.noise, p.classes, p.beta, p.beta1, p.beta2, p.batch, p.seed, p.iterations]) {
+    for (const input of [p.points, p.noise, p.classes, p.beta, p.beta1, p.beta2, p.rho, p.batch, p.seed, p.iterations]) {
       input.addEventListener("input", () => this.edited(false));
       input.addEventListener("change", () => this.edited(true));
     }
@@ -212,6 +212,7 @@ export class NetworkForm {
     config.beta = real(p.beta, 0, 0.9999, config.beta);
     config.beta1 = real(p.beta1, 0, 0.9999, config.beta1);
     config.beta2 = real(p.beta2, 0, 0.999999, config.beta2);
+    config.rho = real(p.rho, 0, 0.9999, config.rho);
     const rate = Number(p.lr.value);
     if (p.lr.value.trim() !== "" && Number.isFinite(rate) && rate > 0) {
       config.lr = clamp(rate, limits.min_learning_rate, limits.max_learning_rate);
@@ -240,6 +241,7 @@ export class NetworkForm {
     p.beta.value = String(config.beta);
     p.beta1.value = String(config.beta1);
     p.beta2.value = String(config.beta2);
+    p.rho.value = String(config.rho);
     p.lr.value = String(config.lr);
     p.lrSlider.value = String(clamp(Math.log10(config.lr), RATE_MIN_EXP, RATE_MAX_EXP));
     p.batch.value = config.batch === null ? "" : String(config.batch);
@@ -324,7 +326,7 @@ export class NetworkForm {
   renderOptimizer() {
     const { parts: p } = this;
     const name = p.optimizer.value || this.config.optimizer;
-    for (const element of this.root.querySelectorAll("[data-opt]")) element.hidden = element.dataset.opt !== name;
+    for (const element of this.root.querySelectorAll("[data-opt]")) element.hidden = !element.dataset.opt.split(" ").includes(name);
     p.optimizerRule.textContent = t(`opt.${name}_rule`);
   }
 

@@ -17,6 +17,7 @@ export const DEFAULTS = Object.freeze({
   beta: 0.9,
   beta1: 0.9,
   beta2: 0.999,
+  rho: 0.9,
   batch: null,
   seed: 0,
   iterations: 300,
@@ -71,13 +72,20 @@ function dataPart(config, info) {
   return data;
 }
 
+/** An optimizer of the API with the page's settings: its name, η, and the decays it uses. */
+export function optimizerSpec(config, name = config.optimizer) {
+  const optimizer = { name, learning_rate: config.lr };
+  if (name === "momentum" || name === "nesterov") optimizer.beta = config.beta;
+  if (name === "adam") Object.assign(optimizer, { beta1: config.beta1, beta2: config.beta2 });
+  if (name === "rmsprop") optimizer.rho = config.rho;
+  return optimizer;
+}
+
 /** The shared body part of every /network/* request (engine limits are checked again server-side). */
 export function networkSpec(config, info) {
   const problem = problemOf(config, info);
   const output = outputOf(problem);
-  const optimizer = { name: config.optimizer, learning_rate: config.lr };
-  if (config.optimizer === "momentum") optimizer.beta = config.beta;
-  if (config.optimizer === "adam") Object.assign(optimizer, { beta1: config.beta1, beta2: config.beta2 });
+  const optimizer = optimizerSpec(config);
   return {
     layers: [...config.layers.map((layer) => ({ units: layer.units, activation: layer.activation })),
       { units: output.units, activation: output.activation }],

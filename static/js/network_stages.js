@@ -31,6 +31,7 @@ function nodeIds(answer, layers) {
 export class IterationStages {
   constructor(answer) {
     this.answer = answer;
+    this.view = "layer";
     const trace = answer.trace;
     this.nodes = new Map(trace.nodes.map((node) => [node.id, node]));
     const network = answer.network ?? {};
@@ -95,6 +96,17 @@ export class IterationStages {
 
   stage(k) {
     return this.stages[Math.min(Math.max(k, 0), this.stages.length - 1)];
+  }
+
+  /** The stage that stands for {kind, layer} of either view (a unit's stage maps to its layer's). */
+  indexOf({ kind, layer }) {
+    const L = this.layerCount;
+    const l = Math.min(Math.max(Number(layer) || 1, 1), L);
+    if (kind === "forward" || kind === "neuron-forward") return l;
+    if (kind === "loss") return L + 1;
+    if (kind === "backward" || kind === "neuron-backward") return L + 2 + (L - l);
+    if (kind === "update") return this.updateIndex;
+    return 0;
   }
 
   valueAt(id, k) {

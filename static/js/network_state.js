@@ -4,8 +4,10 @@
 import { isLanguage } from "./i18n.js";
 
 export const ACTIVATIONS = ["tanh", "relu", "sigmoid", "linear"];
-export const OPTIMIZERS = ["sgd", "momentum", "adam"];
+export const OPTIMIZERS = ["sgd", "momentum", "nesterov", "rmsprop", "adam"];
+export const COMPARED = ["sgd", "momentum", "adam"]; // compared unless the link names others
 export const VIEWS = ["step", "train", "compare"];
+export const DETAILS = ["layer", "neuron"];
 export const OWN = "own";
 const DATASET_ID = /^[a-z][a-z0-9-]{0,31}$/;
 const MAX_URL_POINTS = 300;
@@ -37,6 +39,13 @@ function readArchitecture(text, limits) {
 
 const writeArchitecture = (layers) => layers.map((layer) => `${layer.units}-${layer.activation}`).join(",");
 
+/** "sgd,adam": optimizers to compare, known names only, each once, in the page's order. */
+function readOptimizers(text) {
+  const names = new Set(text.split(","));
+  const chosen = OPTIMIZERS.filter((name) => names.has(name));
+  return chosen.length ? chosen : null;
+}
+
 /** "0.5,1.2,0;-0.3,0.8,1": the user's own points (x1, x2, label, or x, y), a few hundred at most. */
 function readPoints(text, limits) {
   const rows = [];
@@ -56,6 +65,8 @@ const writePoints = (rows) => rows.slice(0, MAX_URL_POINTS).map((row) => row.map
 const FIELDS = {
   lang: { param: "lang", read: (text) => (isLanguage(text) ? text : null), write: String },
   view: { param: "view", read: (text) => (VIEWS.includes(text) ? text : null), write: String },
+  detail: { param: "by", read: (text) => (DETAILS.includes(text) ? text : null), write: String },
+  compared: { param: "cmp", read: readOptimizers, write: (names) => names.join(",") },
   dataset: { param: "data", read: (text) => (DATASET_ID.test(text) ? text : null), write: String },
   points: { param: "points", read: (text, limits) => readWhole(text, 2, limits.max_points), write: String },
   noise: { param: "noise", read: (text) => readNumber(text, 0, 1), write: String },
@@ -75,6 +86,7 @@ const FIELDS = {
   beta: { param: "beta", read: (text) => readNumber(text, 0, 0.9999), write: String },
   beta1: { param: "beta1", read: (text) => readNumber(text, 0, 0.9999), write: String },
   beta2: { param: "beta2", read: (text) => readNumber(text, 0, 0.999999), write: String },
+  rho: { param: "rho", read: (text) => readNumber(text, 0, 0.9999), write: String },
   batch: { param: "batch", read: (text, limits) => readWhole(text, 1, limits.max_points), write: String },
   seed: { param: "seed", read: (text, limits) => readWhole(text, 0, limits.max_seed), write: String },
   iterations: { param: "iters", read: (text, limits) => readWhole(text, 1, limits.max_iterations), write: String },

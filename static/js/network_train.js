@@ -22,6 +22,16 @@ export function historyPoints(history, offset = 0, divergence = null) {
   };
 }
 
+/**
+ * The updates a /network/train answer's parameters have had. A run that diverged stopped inside its
+ * last iteration, before that iteration's update: its params are those of the iteration before.
+ */
+function updatesDone(result, fallback = 0) {
+  const ran = result.iterations ?? result.history?.iteration?.at(-1) ?? fallback;
+  const stoppedAt = result.status === "diverged" ? result.divergence?.iteration : null;
+  return Number.isInteger(stoppedAt) && stoppedAt >= 1 ? Math.min(ran, stoppedAt - 1) : ran;
+}
+
 export class Training {
   /** onChange(kind, payload) after progress, a finished or paused run, an error or a reset. */
   constructor({ onChange }) {
@@ -36,6 +46,7 @@ export class Training {
     this.boundary = null;
     this.boundaryIteration = null;
     this.result = null;
+    this.resultStart = 0; // the iteration the run that gave `result` started from
   }
 
   get running() {
@@ -52,6 +63,8 @@ export class Training {
     const fields = {};
     if (this.position.params) fields.params = this.position.params;
     if (this.position.optimizerState) fields.optimizer_state = this.position.optimizerState;
+    // With a smaller batch, iteration k takes batch k of the run's seeded order, as one long run would.
+    if (this.position.iteration > 0) fields.batch_index = this.position.iteration;
     return fields;
   }
 
@@ -117,7 +130,8 @@ export class Training {
 
   done(run, result) {
     this.result = result;
-    const ran = result.iterations ?? result.history?.iteration?.at(-1) ?? 0;
+    this.resultStart = run.start;
+    const ran = updatesDone(result);
     const before = { train: this.history.train.filter((p) => p.x <= run.start), test: this.history.test.filter((p) => p.x <= run.start) };
     const points = historyPoints(result.history, run.start, result.divergence);
     this.history = { train: before.train.concat(points.train), test: before.test.concat(points.test) };
@@ -154,7 +168,7 @@ export class Training {
     this.onChange("pausing", { iteration: reached });
     try {
       const result = await api.postTrain({ ...run.body, iterations: reached - run.start });
-      const ran = result.iterations ?? reached - run.start;
+      const ran = updatesDone(result, reached - run.start);
       this.moveTo(result.params, result.optimizer?.state ?? result.optimizer_state, run.start + ran);
       const points = historyPoints(result.history, run.start);
       const before = { train: this.history.train.filter((p) => p.x <= run.start), test: this.history.test.filter((p) => p.x <= run.start) };
@@ -164,6 +178,7 @@ export class Training {
         this.boundaryIteration = run.start + ran;
       }
       this.result = result.status === "diverged" ? result : null;
+      this.resultStart = run.start;
       this.onChange("paused", { iteration: run.start + ran, result });
     } catch (error) {
       this.onChange("error", error);

@@ -31,11 +31,11 @@ def post_raw(client, path, text):
 
 # ---- The catalogue ----------------------------------------------------------------------------
 
-def test_surfaces_lists_all_six_with_box_start_minima_and_settings(client):
+def test_surfaces_lists_all_seven_with_box_start_minima_and_settings(client):
     response = client.get("/api/v1/surfaces")
     assert response.status_code == 200
     surfaces = {entry["id"]: entry for entry in strict_json(response.text)["surfaces"]}
-    assert set(surfaces) == {"quadratic", "rosenbrock", "himmelblau", "saddle", "logistic", "custom"}
+    assert set(surfaces) == {"quadratic", "rosenbrock", "himmelblau", "saddle", "logistic", "network", "custom"}
     for entry in surfaces.values():
         assert {"title", "description", "box", "start", "minima", "settings", "learning_rate"} <= set(entry)
     assert surfaces["rosenbrock"]["minima"] == [[1.0, 1.0]]
@@ -48,7 +48,7 @@ def test_surfaces_lists_all_six_with_box_start_minima_and_settings(client):
 
 # ---- /descent/surface -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["quadratic", "rosenbrock", "himmelblau", "saddle", "logistic"])
+@pytest.mark.parametrize("name", ["quadratic", "rosenbrock", "himmelblau", "saddle", "logistic", "network"])
 def test_every_surface_serves_a_grid_with_rows_along_b(client, name):
     answer = post(client, SURFACE, {"surface": name, "grid": 21})
     assert len(answer["xs"]) == len(answer["ys"]) == 21 and len(answer["values"]) == 21
@@ -81,6 +81,22 @@ def test_logistic_surface_sends_its_data_points(client):
     answer = post(client, SURFACE, {"surface": "logistic", "grid": 2, "data_seed": 4})
     assert len(answer["data"]["x"]) == len(answer["data"]["labels"]) == 40
     assert answer["settings"] == {"data_seed": 4}
+
+
+def test_network_surface_is_a_trained_network_s_loss_on_a_plane(client):
+    answer = post(client, SURFACE, {"surface": "network", "grid": 3, "box": [[-1, 1], [-1, 1]], "point": [0, 0]})
+    assert answer["network"]["sizes"] == [2, 4, 1] and answer["network"]["loss"] == "bce"
+    assert len(answer["data"]["x"]) == 40 and answer["settings"] == {"data_seed": 0}
+    # The trained weights sit at (0, 0), the middle of the grid, at the bottom of a valley: the slope there is
+    # small (training stopped a little short of the minimum listed next to it).
+    assert answer["values"][1][1] == answer["min"] < 0.02 and answer["at"]["loss"] == answer["values"][1][1]
+    assert max(abs(g) for g in answer["at"]["gradient"]) < 0.05
+    (a, b), = answer["minima"]
+    assert abs(a) < 0.05 and abs(b) < 0.05
+    run = post(client, RUN, {"surface": "network", "steps": 100, "optimizers": [{"name": "sgd"}]})
+    sgd = run["runs"][0]
+    assert run["start"] == [0.9, 0.9] and sgd["optimizer"]["learning_rate"] == 0.1
+    assert sgd["losses"][0] == pytest.approx(7.6577, rel=1e-4) and sgd["losses"][-1] < 0.01
 
 
 # ---- /descent/run -----------------------------------------------------------------------------
@@ -120,6 +136,31 @@ def test_run_defaults_to_the_surface_start_and_rate_and_is_reproducible(client):
     first = post(client, RUN, body)
     assert first["start"] == [0.0, 0.0] and first["runs"][1]["optimizer"]["learning_rate"] == 0.01
     assert post(client, RUN, body) == first
+
+
+def test_run_gives_each_optimizer_its_own_rate_and_critical_rate(client):
+    answer = post(client, RUN, {"surface": "quadratic", "start": [-2.5, 1.0], "steps": 400, "optimizers": [
+        {"name": "sgd", "learning_rate": 0.21}, {"name": "momentum", "learning_rate": 0.21, "beta": 0.9},
+        {"name": "nesterov", "learning_rate": 0.05, "beta": 0.5}, {"name": "adam", "learning_rate": 0.3}]})
+    sgd, momentum, nesterov, adam = answer["runs"]
+    assert [run["optimizer"]["learning_rate"] for run in answer["runs"]] == [0.21, 0.21, 0.05, 0.3]
+    # 2 / lambda_max = 0.2, (2 + 2 beta) / lambda_max = 0.38, (2 + 2 beta) / ((1 + 2 beta) lambda_max) = 0.15
+    assert [run["critical_lr"] for run in answer["runs"]] == [pytest.approx(0.2), pytest.approx(0.38),
+                                                              pytest.approx(0.15), None]
+    # The same rate 0.21: past plain descent's critical rate, under momentum's.
+    assert sgd["status"] == "diverged" and momentum["status"] != "diverged"
+    assert nesterov["status"] == "converged" and adam["status"] != "diverged"
+
+
+def test_run_with_include_empty_answers_the_paths_alone(client):
+    body = {"surface": "rosenbrock", "steps": 40, "optimizers": EVERY_OPTIMIZER}
+    full = post(client, RUN, body)
+    bare = post(client, RUN, {**body, "include": []})
+    assert all("state" not in run and "taylor" not in run for run in bare["runs"])
+    assert [run["path"] for run in bare["runs"]] == [run["path"] for run in full["runs"]]
+    assert [run["losses"] for run in bare["runs"]] == [run["losses"] for run in full["runs"]]
+    taylor_only = post(client, RUN, {**body, "include": ["taylor"]})
+    assert all("state" not in run and len(run["taylor"]) == run["steps"] + 1 for run in taylor_only["runs"])
 
 
 def test_run_overflow_answers_null_with_a_status_not_a_500(client):
@@ -173,6 +214,13 @@ def test_line_answers_the_loss_along_one_parameter_and_its_tangent(client):
     (RUN, '{"surface": "quadratic", "optimizers": [{"name": "adagrad"}]}', "optimizers.0.name"),
     (RUN, '{"surface": "quadratic", "optimizers": [{"name": "momentum", "beta": 1.0}]}', "optimizers.0.beta"),
     (RUN, '{"surface": "quadratic", "optimizers": [{"name": "adam", "eps": 0}]}', "optimizers.0.eps"),
+    (RUN, '{"surface": "quadratic", "optimizers": [{"name": "adam", "beta2": 1.5}]}', "optimizers.0.beta2"),
+    (RUN, '{"surface": "quadratic", "optimizers": [{"name": "rmsprop", "rho": -0.1}]}', "optimizers.0.rho"),
+    (RUN, '{"surface": "quadratic", "optimizers": [{"name": "adam", "eps": 2}]}', "optimizers.0.eps"),
+    (RUN, '{"surface": "quadratic", "optimizers": [{"name": "sgd", "label": "%s"}]}' % ("x" * 65),
+     "optimizers.0.label"),
+    (RUN, '{"surface": "quadratic", "include": ["paths"], "optimizers": [{"name": "sgd"}]}', "include.0"),
+    (RUN, '{"surface": "quadratic", "tolerance": 0, "optimizers": [{"name": "sgd"}]}', "tolerance"),
     (RUN, '{"surface": "quadratic", "divergence_factor": 1, "optimizers": [{"name": "sgd"}]}', "divergence_factor"),
     (RUN, '{"surface": "quadratic", "condition": 1e9, "optimizers": [{"name": "sgd"}]}', "condition"),
     (RUN, '{"surface": "quadratic", "angle": 180, "optimizers": [{"name": "sgd"}]}', "angle"),

@@ -64,6 +64,10 @@ FIELDS = [
     ("optimizer.learning_rate", [0, -0.1, 1e7, "0.1", None], "optimizer.learning_rate", None),
     ("optimizer.beta", [-0.1, 1.0, 2], "optimizer.beta", None),
     ("optimizer.eps", [0, -1, 2], "optimizer.eps", None),
+    ("optimizer.rho", [-0.1, 1.0, 2, "0.9"], "optimizer.rho", None),
+    ("optimizer.beta1", [-0.1, 1.0], "optimizer.beta1", None),
+    ("optimizer.beta2", [-0.1, 1.0], "optimizer.beta2", None),
+    ("batch_index", [-1, 2.5, "3", 2**40], "batch_index", "max_steps_taken"),
     ("divergence_factor", [1, 0.5, 1e301], "divergence_factor", None),
 ]
 CASES = [(path, value, field, cap if value == max(v for v in values if isinstance(v, (int, float))) else None)
@@ -75,6 +79,36 @@ def test_an_out_of_bounds_field_is_422_naming_it_and_its_cap(client, path, value
     error = assert_envelope(client.post(TRAIN, json=with_(path, value)), 422)
     assert error["where"]["field"] == field, error
     assert error["message"].startswith(field)
+    if cap is not None:
+        assert error["where"]["limit"] == cap and f"({cap})" in error["message"]
+
+
+# The issue's list, on every route that takes a network: 0, negative, fractional, a million units, a
+# thousand layers, a million points.
+ISSUE_LIST = [
+    ("zero-units", with_("layers.0.units", 0), "layers.0.units", None),
+    ("negative-units", with_("layers.0.units", -4), "layers.0.units", None),
+    ("fractional-units", with_("layers.0.units", 2.5), "layers.0.units", None),
+    ("a-million-units", with_("layers.0.units", 10**6), "layers.0.units", "max_units"),
+    ("a-thousand-layers", {**BASE, "layers": [{"units": 2}] * 1000}, "layers", "max_layers"),
+    ("a-million-points", with_("data.points", 10**6), "data.points", "max_points"),
+    ("a-million-batch", with_("batch_size", 10**6), "batch_size", "max_points"),
+    ("zero-iterations", with_("iterations", 0), "iterations", None),
+    ("a-billion-iterations", with_("iterations", 10**9), "iterations", "max_iterations"),
+]
+
+
+ROUTES = {"iteration": ITERATION, "train": TRAIN, "compare": COMPARE, "stream": STREAM}
+ON_EVERY_ROUTE = [(route, *case[1:]) for case in ISSUE_LIST for route in ROUTES.values()
+                  if not (route == ITERATION and case[2] == "iterations")]
+
+
+@pytest.mark.parametrize("route, body, field, cap", ON_EVERY_ROUTE,
+                         ids=[f"{name}-{case[0]}" for case in ISSUE_LIST for name, route in ROUTES.items()
+                              if not (route == ITERATION and case[2] == "iterations")])
+def test_the_issues_bad_sizes_are_422_on_every_route_naming_the_field_and_cap(client, route, body, field, cap):
+    error = assert_envelope(client.post(route, json=for_route(route, body)), 422)
+    assert error["where"]["field"] == field, error
     if cap is not None:
         assert error["where"]["limit"] == cap and f"({cap})" in error["message"]
 
@@ -122,7 +156,9 @@ def test_own_points_over_the_point_cap_name_max_points(client):
     ([[0, 0, 0], [1, 1, 0]], {"field": "data.custom"}),
     ([[0, 0, 0], [1, True, 1]], {"field": "data.custom.1.1", "row": 2, "column": 2}),
     ([[0, 0, 0], [1, 1e16, 1]], {"field": "data.custom.1.1", "row": 2, "column": 2}),
-], ids=["ragged", "fractional-label", "one-class", "boolean", "too-large"])
+    ([[0, 0, 0], [1, "one", 1]], {"field": "data.custom.1.1", "row": 2, "column": 2}),
+    ([[0, 0, 0], [1, None, 1]], {"field": "data.custom.1.1", "row": 2, "column": 2}),
+], ids=["ragged", "fractional-label", "one-class", "boolean", "too-large", "not-a-number", "null"])
 def test_bad_own_points_name_their_row(client, rows, where):
     error = assert_envelope(client.post(TRAIN, json={**BASE, "data": {"custom": rows}}), 422)
     assert error["where"] == where
@@ -198,6 +234,10 @@ def test_params_that_do_not_fit_the_network_are_422(client, params, field):
     ("adam", {"m": {"W1": [[0.0, 0.0]] * 4}, "v": {"W1": [[0.0, 0.0]] * 4}}, "optimizer_state.t"),
     ("adam", {"t": -1}, "optimizer_state.t"),
     ("adam", {"s": 1}, "optimizer_state.s"),
+    ("adam", {"t": 2**31}, "optimizer_state.t"),
+    ("adam", {"t": 1, "m": {"W1": [[0.0, 0.0]] * 4}, "v": {"W1": [[0.0, -0.1]] * 4}}, "optimizer_state.v.W1"),
+    ("rmsprop", {"mean_square": {"b1": [[-1.0]] * 4}}, "optimizer_state.mean_square.b1"),
+    ("momentum", {"velocity": {"W1": [[0.0, 1e16]] * 4}}, "optimizer_state.velocity.W1.0.1"),
 ])
 def test_optimizer_state_that_does_not_fit_is_422(client, optimizer, state, field):
     body = {**BASE, "optimizer": {"name": optimizer, "learning_rate": 0.1}, "optimizer_state": state}
@@ -225,6 +265,7 @@ def test_the_neuron_view_of_a_big_batch_is_refused_naming_the_batch(client):
     ({"view": "matrix"}, "view"),
     ({"encoding": "numpy"}, "encoding"),
     ({"iterations": 5}, "iterations"),
+    ({"batch_index": -1}, "batch_index"),
 ])
 def test_iteration_only_takes_its_own_fields(client, body, field):
     error = assert_envelope(client.post(ITERATION, json={**for_route(ITERATION, BASE), **body}), 422)
@@ -241,6 +282,25 @@ def test_iteration_only_takes_its_own_fields(client, body, field):
 def test_bad_compare_requests_are_422(client, body, field):
     error = assert_envelope(client.post(COMPARE, json={**BASE, **body}), 422)
     assert error["where"]["field"] == field, error
+
+
+@pytest.mark.parametrize("path", [TRAIN, COMPARE, STREAM])
+def test_training_answers_come_in_two_encodings_only(client, path):
+    error = assert_envelope(client.post(path, json={**BASE, "encoding": "numpy"}), 422)
+    assert error["where"]["field"] == "encoding"
+
+
+def test_a_learning_rate_of_a_million_in_a_comparison_diverges_every_run_without_a_500(client):
+    body = {**BASE, "data": {"dataset": "moons", "points": 100}, "iterations": 50,
+            "optimizer": {"name": "sgd", "learning_rate": 1e6}, "optimizers": ["sgd", "momentum", "nesterov"]}
+    response = client.post(COMPARE, json=body)
+    assert response.status_code == 200
+    runs = response.json()["runs"]
+    assert [run["status"] for run in runs] == ["diverged"] * 3
+    for run in runs:
+        where = run["divergence"]["where"]
+        assert run["divergence"]["learning_rate"] == 1e6 and where["layer"] in (1, 2) and where["unit"] >= 0
+    assert_still_serves(client)
 
 
 @pytest.mark.parametrize("raw", [b"[]", b"7", b"{", b"null", b'{"layers": "many"}'])

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from app.settings import get_settings
+from engine.train import batch_rows
 from engine.values import from_compact
 
 from .conftest import strict_json
@@ -43,8 +44,10 @@ def test_the_layer_view_shows_z_and_a_per_layer_with_shapes_then_every_update(cl
     answer = post(client, ITERATION, {**XOR, "batch_size": 5, "optimizer": {"name": "sgd", "learning_rate": 0.5}})
     assert answer["view"] == "layer"
     assert answer["network"]["sizes"] == [2, 8, 1] and answer["network"]["activations"] == ["tanh", "sigmoid"]
+    rows = answer["data"].pop("batch_rows")
     assert answer["data"] == {"dataset": "xor", "kind": "classification", "features": 2, "classes": 2, "size": 200,
-                              "train_size": 160, "test_size": 40, "batch_size": 5}
+                              "train_size": 160, "test_size": 40, "batch_size": 5, "batch_index": 0}
+    assert rows == batch_rows(160, 5, 0, 0).tolist()
     nodes = nodes_by_label(answer["trace"])
     shapes = {label: nodes[label]["shape"] for label in ("X", "W1", "b1", "Z1", "A1", "W2", "b2", "Z2", "A2", "Y")}
     assert shapes == {"X": [2, 5], "W1": [8, 2], "b1": [8, 1], "Z1": [8, 5], "A1": [8, 5], "W2": [1, 8],
@@ -108,7 +111,9 @@ def gathered(trace: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
 RELU_SIGMOID = {**XOR, "layers": [{"units": 3, "activation": "relu"}, {"units": 1}], "batch_size": 3}
 
 
-@pytest.mark.parametrize("body", [SMALL_SOFTMAX, RELU_SIGMOID], ids=["tanh-softmax-l2-momentum", "relu-sigmoid-adam"])
+@pytest.mark.parametrize("body", [SMALL_SOFTMAX, RELU_SIGMOID, {**SMALL_SOFTMAX, "batch_index": 17},
+                                  {**RELU_SIGMOID, "batch_index": 60}],
+                         ids=["tanh-softmax-l2-momentum", "relu-sigmoid-adam", "batch-17", "batch-60-second-pass"])
 def test_the_neuron_view_agrees_with_the_layer_view_on_every_value_gradient_and_update(client, body):
     layer = post(client, ITERATION, {**body, "view": "layer"})
     neuron = post(client, ITERATION, {**body, "view": "neuron"})
@@ -130,6 +135,78 @@ def test_the_neuron_view_agrees_with_the_layer_view_on_every_value_gradient_and_
     assert neuron["trace"]["update"]["loss_after"] == pytest.approx(layer["trace"]["update"]["loss_after"], rel=1e-12)
     neuron_updates = [step for step in neuron["trace"]["steps"] if step["phase"] == "update"]
     assert len(neuron_updates) == layer["network"]["parameters"]
+
+
+# ---- Which batch one iteration takes ------------------------------------------------------------------
+
+def points_of(client, body: dict[str, Any]) -> np.ndarray:
+    """The training points as /data/points lists them: rows of x1, x2, label."""
+    return np.array(post(client, "/api/v1/data/points", {"data": body["data"]})["train"])
+
+
+@pytest.mark.parametrize("index", [0, 1, 31, 32, 1000])
+def test_one_iteration_takes_the_batch_of_its_index_in_the_runs_seeded_order(client, index):
+    body = {**MOONS, "batch_size": 5, "seed": 3, "batch_index": index}
+    answer = post(client, ITERATION, body)
+    rows = batch_rows(160, 5, 3, index)  # 160 training points: 32 batches of 5 per pass
+    assert answer["data"]["batch_rows"] == rows.tolist() and answer["data"]["batch_index"] == index
+    x = np.array(nodes_by_label(answer["trace"])["X"]["value"])
+    assert x.shape == (2, 5)
+    np.testing.assert_array_equal(x.T, points_of(client, body)[rows, :2])
+    other = post(client, ITERATION, {**body, "batch_index": index + 1})
+    assert other["data"]["batch_rows"] != answer["data"]["batch_rows"]
+    assert other["params"] == answer["params"]  # the same weights: only the batch moved on
+
+
+def test_the_full_batch_ignores_the_batch_index(client):
+    first, later = post(client, ITERATION, XOR), post(client, ITERATION, {**XOR, "batch_index": 7})
+    assert first["data"]["batch_rows"] == later["data"]["batch_rows"] == list(range(160))
+    assert first["trace"]["update"] == later["trace"]["update"]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_minibatch_iterations_continued_with_their_batch_index_are_the_training_run(client, optimizer):
+    body = {**MOONS, "batch_size": 16, "optimizer": {"name": optimizer, "learning_rate": 0.05}}
+    params, state, losses = None, None, []
+    for index in range(12):  # past the 10 batches of the first pass over the 160 points
+        step = {**body, "batch_index": index}
+        if params is not None:
+            step.update(params=params, optimizer_state=state)
+        answer = post(client, ITERATION, step)
+        params, state = answer["params_after"], answer["optimizer"]["state"]
+        losses.append(answer["trace"]["update"]["loss_before"])
+    trained = post(client, TRAIN, {**body, "iterations": 12})
+    np.testing.assert_allclose(losses, trained["history"]["batch_loss"], rtol=1e-12)
+    for name, value in trained["params"].items():
+        np.testing.assert_allclose(params[name], value, rtol=1e-12, atol=1e-15, err_msg=name)
+    resumed = post(client, TRAIN, {**body, "iterations": 3, "params": params, "optimizer_state": state,
+                                   "batch_index": 12})
+    again = post(client, TRAIN, {**body, "iterations": 15})
+    np.testing.assert_allclose(resumed["history"]["batch_loss"], again["history"]["batch_loss"][12:], rtol=1e-12)
+
+
+# ---- Every optimizer setting in a request ---------------------------------------------------------------
+
+def test_rmsprop_takes_rho_and_eps_from_the_request(client):
+    body = {**XOR, "optimizer": {"name": "rmsprop", "learning_rate": 0.01, "rho": 0.5, "eps": 1e-4}}
+    answer = post(client, ITERATION, body)
+    assert answer["optimizer"]["rho"] == 0.5 and answer["optimizer"]["eps"] == 1e-4
+    nodes = nodes_by_label(answer["trace"])
+    gradient = np.array(nodes["W1"]["grad"])
+    expected = np.array(answer["params"]["W1"]) - 0.01 * gradient / (np.sqrt(0.5 * gradient ** 2) + 1e-4)
+    np.testing.assert_allclose(answer["params_after"]["W1"], expected, rtol=1e-13)
+    np.testing.assert_allclose(answer["optimizer"]["state"]["mean_square"]["W1"], 0.5 * gradient ** 2, rtol=1e-13)
+    trained = {rho: post(client, TRAIN, {**body, "iterations": 20, "optimizer": {**body["optimizer"], "rho": rho}})
+               for rho in (0.5, 0.99)}
+    assert trained[0.5]["optimizer"]["rho"] == 0.5 and trained[0.99]["optimizer"]["rho"] == 0.99
+    assert trained[0.5]["history"]["batch_loss"][1] == pytest.approx(answer["trace"]["update"]["loss_after"], rel=1e-12)
+    assert trained[0.5]["params"] != trained[0.99]["params"]
+
+
+def test_compare_entries_take_their_own_rho(client):
+    answer = post(client, COMPARE, {**XOR, "iterations": 5, "optimizers": [
+        {"name": "rmsprop", "rho": 0.3}, "rmsprop"]})
+    assert [run["optimizer"]["rho"] for run in answer["runs"]] == [0.3, 0.9]
 
 
 # ---- Encodings and continuing ------------------------------------------------------------------------
@@ -157,7 +234,11 @@ def test_the_compact_encoding_decodes_to_the_list_encoding(client):
         for key in ("value", "grad", "contribution", "before", "after"):
             if key in step:
                 assert decoded(step[key], nodes) == expected[key], (step["index"], key)
-    assert compact["params_after"] == plain["params_after"]
+    for part in ("params", "params_after"):
+        assert {name: decoded(value, nodes) for name, value in compact[part].items()} == plain[part]
+    assert compact["params"]["W2"]["shape"] == [16, 16]  # 256 numbers: compact; smaller tensors stay lists
+    state = compact["optimizer"]["state"]
+    assert from_compact(state["v"]["W2"]).tolist() == plain["optimizer"]["state"]["v"]["W2"]
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
@@ -229,10 +310,35 @@ def test_a_learning_rate_of_a_million_trains_into_a_clear_diverged_answer(client
     assert answer["status"] == "diverged" and answer["iterations"] < 300
     divergence = answer["divergence"]
     assert divergence["learning_rate"] == 1e6 and divergence["reason"] == "loss_exploded"
-    assert divergence["where"] is None  # the loss exploded while every number was still finite
     assert "learning rate 1e+06" in divergence["message"] and "smaller learning rate" in divergence["message"]
+    assert "学习率 1e+06 太大" in divergence["message_zh"]
     assert all(np.isfinite(np.array(value)).all() for value in answer["params"].values())
     assert answer["boundary"]["kind"] == "grid"
+
+
+def test_the_loss_exploding_at_a_learning_rate_of_a_million_names_a_layer_and_unit(client):
+    # the example of the issue: 8 tanh units, one sigmoid, bce, 100 moons, SGD at 1e6
+    body = {"layers": [{"units": 8, "activation": "tanh"}, {"units": 1, "activation": "sigmoid"}], "loss": "bce",
+            "data": {"dataset": "moons", "points": 100}, "optimizer": {"name": "sgd", "learning_rate": 1e6}}
+    answer = post(client, TRAIN, body)
+    divergence = answer["divergence"]
+    assert (answer["status"], divergence["reason"], divergence["iteration"]) == ("diverged", "loss_exploded", 2)
+    # the run stopped before its second update: params are after the first one, initial_params before it
+    growth = {}
+    for layer in (1, 2):
+        before = np.hstack([answer["initial_params"][f"W{layer}"], answer["initial_params"][f"b{layer}"]])
+        after = np.hstack([answer["params"][f"W{layer}"], answer["params"][f"b{layer}"]])
+        for unit in range(before.shape[0]):
+            growth[layer, unit] = np.linalg.norm(after[unit] - before[unit]) / np.linalg.norm(before[unit])
+    (layer, unit), largest = max(growth.items(), key=lambda item: item[1])
+    where = divergence["where"]
+    node_ids = post(client, ITERATION, {key: value for key, value in body.items()})["network"]["node_ids"]
+    assert where == {"phase": "update", "layer": layer, "unit": unit, "quantity": "W",
+                     "node": node_ids["layers"][layer - 1]["W"], "label": f"W{layer}", "status": "exploded",
+                     "rule": "largest_relative_update", "growth": pytest.approx(largest, rel=1e-9)}
+    assert largest > 1e5
+    assert f"unit {unit + 1} of layer {layer}" in divergence["message"]
+    assert f"第 {layer} 层的单元 {unit + 1}" in divergence["message_zh"]
 
 
 def test_a_diverged_run_let_go_to_overflow_names_the_first_layer_and_node(client):
@@ -246,7 +352,11 @@ def test_a_diverged_run_let_go_to_overflow_names_the_first_layer_and_node(client
     where = divergence["where"]
     assert isinstance(where["layer"], int) and where["node"].startswith("n") and where["label"]
     assert where["status"] in ("overflow", "inf", "nan", "div0") and where["phase"] in ("forward", "backward", "update")
-    assert "learning rate 1e+06" in divergence["message"] and "first to become" in divergence["message"]
+    assert 1 <= where["layer"] <= 3 and isinstance(where["unit"], int) and where["rule"] == "first_non_finite"
+    assert where["growth"] is None and set(where) == {"phase", "layer", "unit", "quantity", "node", "label", "status",
+                                                      "rule", "growth"}
+    assert "learning rate 1e+06" in divergence["message"] and "first number to become" in divergence["message"]
+    assert "最先变成" in divergence["message_zh"]
 
 
 def test_one_iteration_at_a_huge_learning_rate_answers_with_the_numbers_not_a_500(client):
@@ -289,3 +399,36 @@ def test_compare_runs_every_optimizer_from_identical_initial_weights(client):
 def test_compare_defaults_to_sgd_momentum_and_adam(client):
     answer = post(client, COMPARE, {**XOR, "iterations": 5})
     assert [run["optimizer"]["name"] for run in answer["runs"]] == ["sgd", "momentum", "adam"]
+
+
+# ---- Compact answers of training ---------------------------------------------------------------------
+
+BIGGER = {**MOONS, "layers": [{"units": 32, "activation": "tanh"}, {"units": 32, "activation": "tanh"}, {"units": 1}]}
+
+
+def undo_compact(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"dtype", "shape", "base64"}:
+        return from_compact(value).tolist()
+    if isinstance(value, dict):
+        return {key: undo_compact(item) for key, item in value.items()}
+    return value
+
+
+def test_a_compact_train_answer_decodes_to_the_list_answer_and_is_smaller(client):
+    body = {**BIGGER, "iterations": 20}
+    plain_response = client.post(TRAIN, json=body)
+    compact_response = client.post(TRAIN, json={**body, "encoding": "compact"})
+    assert len(compact_response.content) < 0.6 * len(plain_response.content)  # the boundary's classes stay lists
+    plain, compact = strict_json(plain_response.text), strict_json(compact_response.text)
+    assert compact["params"]["W2"]["dtype"] == "float64" and compact["params"]["W2"]["shape"] == [32, 32]
+    assert compact["optimizer"]["state"]["m"]["W2"]["shape"] == [32, 32]
+    assert compact["boundary"]["probabilities"]["shape"] == [2, 50, 50]
+    assert undo_compact(compact) == plain
+
+
+def test_a_compact_compare_answer_decodes_to_the_list_answer(client):
+    body = {**BIGGER, "iterations": 5, "optimizers": ["sgd", "adam"]}
+    plain, compact = post(client, COMPARE, body), post(client, COMPARE, {**body, "encoding": "compact"})
+    assert compact["initial_params"]["W2"]["shape"] == [32, 32]
+    assert undo_compact(compact["initial_params"]) == plain["initial_params"]
+    assert [undo_compact(run) for run in compact["runs"]] == plain["runs"]

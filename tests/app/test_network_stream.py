@@ -156,6 +156,21 @@ def test_a_diverging_stream_ends_with_the_divergence(server):
     name, done = received[-1]
     assert name == "done" and done["status"] == "diverged"
     assert done["divergence"]["learning_rate"] == 1e6 and "smaller learning rate" in done["divergence"]["message"]
+    where = done["divergence"]["where"]
+    assert where["rule"] == "largest_relative_update" and where["layer"] in (1, 2, 3) and where["unit"] >= 0
+    alone = httpx.post(server + "/api/v1/network/train", json=body, timeout=30).json()
+    assert done["divergence"] == alone["divergence"]
+
+
+def test_a_compact_stream_sends_its_tensors_compact_and_ends_with_the_compact_train_answer(server):
+    body = {**MOONS, "iterations": 40, "encoding": "compact"}
+    with httpx.stream("POST", server + STREAM, json=body, timeout=30) as response:
+        received = list(events(response))
+    start, done = received[0][1], received[-1][1]
+    assert start["params"]["W2"]["shape"] == [16, 16] and start["params"]["W1"] == done["initial_params"]["W1"]
+    last = [data for name, data in received if name == "progress"][-1]
+    assert last["boundary"]["probabilities"]["dtype"] == "float64" and last["params"] == done["params"]
+    assert done == httpx.post(server + "/api/v1/network/train", json=body, timeout=30).json()
 
 
 def test_too_many_runs_at_once_is_429(server, monkeypatch):

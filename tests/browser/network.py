@@ -53,3 +53,18 @@ def switch_view(page, view: str) -> None:
 
 def wait_for_training_to_stop(page, timeout: float = 30_000) -> None:
     page.wait_for_function("() => document.querySelector('[data-testid=pause]').disabled", timeout=timeout)
+
+
+def wait_for_stages(page, total: int) -> None:
+    """The timeline holds an iteration of `total` stages (7 layer by layer for 2 -> 3 -> 1, 11 neuron by neuron)."""
+    page.wait_for_function(f"() => document.querySelector('[data-testid=scrub]').max === '{total - 1}'", timeout=30_000)
+
+
+def zoom(page) -> float:
+    return float(page.get_attribute("svg[data-testid=network]", "data-zoom"))
+
+
+def wait_for_zoom(page, test: str) -> None:
+    """Wait until the drawing's zoom passes `test`, a JavaScript comparison on k such as 'k > 1.4'."""
+    page.wait_for_function(f"() => {{ const k = Number(document.querySelector('svg[data-testid=network]').dataset.zoom); "
+                           f"return {test}; }}", timeout=10_000)

@@ -144,6 +144,108 @@ def test_a_divergent_rate_is_flagged_with_a_marker_and_a_sentence(open_page, art
     probe.assert_clean()
 
 
+def test_each_optimizer_has_its_own_rate_and_the_link_keeps_them(open_page, live_server, artifacts):
+    probe = open_page("/descent")
+    page = probe.page
+    wait_for_runs(page)
+    before = runs(page)
+    assert page.is_checked("[data-testid=rate-linked]")
+    assert page.input_value("[data-testid=lr-adam]") == page.input_value("[data-testid=lr-sgd]") == "0.1"
+
+    # Adam alone gets 0.5: its path changes, the others' do not, and the slider is no longer shared.
+    drawn = runs_drawn(page)
+    page.fill("[data-testid=lr-adam]", "0.5")
+    page.press("[data-testid=lr-adam]", "Enter")
+    wait_for_runs(page, drawn)
+    after = runs(page)
+    assert after["adam"]["d"] != before["adam"]["d"]
+    assert after["sgd"]["d"] == before["sgd"]["d"] and after["momentum"]["d"] == before["momentum"]["d"]
+    assert not page.is_checked("[data-testid=rate-linked]")
+    assert page.get_attribute("[data-testid=run-adam] .run-rate", "data-rate") == "0.5"
+    assert page.get_attribute("[data-testid=run-sgd] .run-rate", "data-rate") == "0.1"
+    assert url_params(page)["lr"] == "sgd:0.1,momentum:0.1,adam:0.5"
+
+    # Following momentum, the slider moves momentum's rate and marks its own critical rate (2 + 2 beta)/lambda_max.
+    page.click("[data-testid=follow-momentum]")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=critical-mark]').dataset.optimizer === 'momentum'")
+    assert "Momentum" in page.inner_text("#rate-label")
+    assert float(page.get_attribute("[data-testid=critical-mark]", "data-rate")) == pytest.approx(0.38)
+    assert "(2 + 2β)/λmax = 0.38" in page.inner_text("[data-testid=critical-mark]")
+    drawn = runs_drawn(page)
+    page.click("[data-testid=preset-diverge]")
+    wait_for_runs(page, drawn)
+    drawn_runs = runs(page)
+    assert drawn_runs["momentum"]["status"] == "diverged" and drawn_runs["sgd"]["status"] != "diverged"
+    assert page.input_value("[data-testid=lr-momentum]") == "0.418"  # 1.1 x 0.38
+    assert page.locator("[data-testid=divergence-momentum]").is_visible()
+    assert page.locator("[data-testid=divergence-sgd]").count() == 0
+
+    # Adam has no single critical rate: no mark, a sentence instead.
+    page.click("[data-testid=follow-adam]")
+    page.wait_for_function("() => document.querySelector('[data-testid=critical-mark]').hidden")
+    assert "no single rate is critical" in page.inner_text("[data-testid=critical-hint]")
+    assert page.input_value("[data-testid=rate]") == "0.5"
+    page.screenshot(path=str(artifacts / "descent-1280-own-rates.png"), full_page=True)
+
+    # The link brings every rate back.
+    link = page.url
+    page.goto(link)
+    wait_for_runs(page)
+    assert not page.is_checked("[data-testid=rate-linked]")
+    assert [page.input_value(f"[data-testid=lr-{name}]") for name in ("sgd", "momentum", "adam")] == \
+        ["0.1", "0.418", "0.5"]
+    assert runs(page)["momentum"]["status"] == "diverged"
+
+    # Linking again gives every optimizer the rate of the one followed.
+    drawn = runs_drawn(page)
+    page.check("[data-testid=rate-linked]")
+    wait_for_runs(page, drawn)
+    assert url_params(page)["lr"] == "0.5"
+    assert {page.input_value(f"[data-testid=lr-{name}]") for name in ("sgd", "momentum", "adam")} == {"0.5"}
+    probe.assert_clean()
+
+
+def test_the_four_presets_show_crawling_a_good_rate_oscillation_and_divergence(open_page):
+    probe = open_page("/descent?opt=sgd")
+    page = probe.page
+    wait_for_runs(page)
+
+    def preset(kind: str) -> dict[str, str]:
+        drawn = runs_drawn(page)
+        page.click(f"[data-testid=preset-{kind}]")
+        wait_for_runs(page, drawn)
+        assert page.get_attribute(f"[data-testid=preset-{kind}]", "aria-pressed") == "true"
+        return runs(page)["sgd"]
+
+    # On the bowl the presets are 0.01, 0.5, 0.9 and 1.1 times 2/lambda_max = 0.2.
+    rates = {kind: float(page.get_attribute(f"[data-testid=preset-{kind}]", "data-rate"))
+             for kind in ("crawl", "good", "oscillate", "diverge")}
+    assert rates == pytest.approx({"crawl": 0.002, "good": 0.1, "oscillate": 0.18, "diverge": 0.22})
+    crawl = preset("crawl")  # a = -2.5 x 0.998^100, b = 0.98^100: after 100 steps the loss is still 2.18 of 8.125
+    assert float(page.get_attribute("[data-testid=run-sgd]", "data-loss")) == pytest.approx(
+        0.5 * ((2.5 * 0.998 ** 100) ** 2 + 10 * (0.98 ** 100) ** 2), rel=1e-9)
+    assert crawl["status"] == "running"
+    preset("good")  # both directions shrink: a by 0.9 a step, b to 0 at once
+    assert float(page.get_attribute("[data-testid=run-sgd]", "data-loss")) < 1e-8
+    oscillating = preset("oscillate")  # b_k = (1 - 0.18 x 10)^k = (-0.8)^k: across the valley and back
+    assert oscillating["status"] != "diverged"
+    go_home(page)
+    signs = []
+    for step in range(1, 5):
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(f"() => document.querySelector('[data-testid=timeline]').dataset.step === '{step}'")
+        b = float(runs(page)["sgd"]["b"])
+        assert b == pytest.approx((-0.8) ** step)
+        signs.append(b > 0)
+    assert signs == [False, True, False, True]
+    assert preset("diverge")["status"] == "diverged"  # b_k = (-1.2)^k, a_k = -2.5 x 0.78^k
+    loss = [0.5 * ((2.5 * 0.78 ** k) ** 2 + 10 * 1.44 ** k) for k in range(40)]
+    expected = next(k for k in range(40) if loss[k] > 1000 * QUADRATIC_LOSS)  # 21
+    assert page.get_attribute("[data-testid=divergence-sgd]", "data-step") == str(expected) == "21"
+    probe.assert_clean()
+
+
 def test_plain_descent_on_the_bowl_converges_just_below_the_critical_rate_and_diverges_just_above(open_page):
     probe = open_page("/descent?opt=sgd&steps=400")
     page = probe.page
@@ -349,6 +451,10 @@ def test_the_chinese_page_speaks_chinese_and_both_tables_have_the_same_keys(open
     assert url_params(page)["lang"] == "en"
     missing = page.evaluate("import('/static/js/i18n.js').then(module => module.missingKeys())")
     assert missing == {}
+    keys = page.evaluate("""Promise.all(['en', 'zh'].map((code) => import(`/static/js/lang/descent_${code}.js`)))
+        .then((tables) => tables.map((table) => Object.keys(table.default).sort()))""")
+    assert keys[0] == keys[1] and len(keys[0]) > 100
+    assert {"lab.rate_of", "lab.rate_linked", "lab.opt_rate", "lab.critical_momentum", "lab.critical_adaptive"} <= set(keys[0])
     probe.assert_clean()
 
 
@@ -362,7 +468,8 @@ def test_the_page_fits_the_screen_with_thumb_sized_controls(open_page, artifacts
     page.screenshot(path=str(artifacts / f"descent-{width}.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= width, "the page scrolls sideways"
     too_small = page.evaluate("""() => [...document.querySelectorAll(
-            'button, select, summary, a.tab, input[type=text], input[type=range], label.follow, label.optimizer-choice')]
+            'button, select, summary, a.tab, input[type=text], input[type=range], label.follow, label.optimizer-choice, '
+            + 'label.rate-linked')]
         .filter(el => el.offsetParent !== null)
         .map(el => ({ name: el.dataset.testid || el.id || el.textContent.trim(), height: el.getBoundingClientRect().height }))
         .filter(control => control.height < 44)""")

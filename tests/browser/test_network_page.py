@@ -1,7 +1,9 @@
 """The network page (/network) in Chromium against the real server: one iteration stepped through layer by
-layer (forward, backward, update) with the numbers on the drawn lines and neurons; training with a live loss
-curve and a boundary that changes; pause, step and reset; SGD, momentum and Adam compared; a divergent
-learning rate explained in words; both languages; a phone's width; the keyboard; the link."""
+layer (forward, backward, update) with the numbers on the drawn lines and neurons, and the same iteration
+neuron by neuron, agreeing number for number; training with a live loss curve and a boundary that changes;
+pause, step and reset; the optimizers compared; every optimizer of the API with its settings; a divergent
+learning rate explained in words at the layer and unit the server names; zoom and pan from the keyboard;
+both languages; a phone's width; the keyboard; the link."""
 from __future__ import annotations
 
 import json
@@ -13,19 +15,43 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from .network import (MINUS, network_url, go_to_stage, neurons, stage, switch_view, wait_for_network,
-                      wait_for_training_to_stop, weights)
+                      wait_for_stages, wait_for_training_to_stop, wait_for_zoom, weights, zoom)
 
 # A 4xx answer (a bad upload) is logged by Chromium itself as a console error; the page shows it instead.
 EXPECTED_422 = ("status of 422",)
 # Stages of an iteration of a net with L weight layers: inputs, forward 1..L, loss, backward L..1, update.
 INPUTS, FORWARD_1, FORWARD_2, LOSS, BACKWARD_2, BACKWARD_1, UPDATE = range(7)
+# The same 2 -> 3 -> 1 neuron by neuron: inputs, layer 1's units 1..3 and layer 2's unit forward, the loss,
+# layer 2's unit and layer 1's units 1..3 backward, the update.
+NEURON_STAGES = 11
+N_FORWARD_1_1, N_FORWARD_1_2, N_LOSS, N_BACKWARD_2_1, N_BACKWARD_1_1, N_BACKWARD_1_2, N_UPDATE = 1, 2, 5, 6, 7, 8, 10
+
+
+def four(x: float) -> str:
+    """A number as the page writes it in formulas: 4 significant digits (for sizes between 0.001 and 10^5)."""
+    return f"{x:.4g}"
+
+
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def shown(x: float) -> str:
+    """A number as the page writes it in text: 4 significant digits, a real minus, 6.277×10⁵ when large."""
+    if 1e-3 <= abs(x) < 1e5:
+        return four(x).replace("-", MINUS)
+    mantissa, exponent = f"{x:.3e}".split("e")
+    return f"{float(mantissa):g}".replace("-", MINUS) + "×10" + str(int(exponent)).translate(SUPERSCRIPTS)
+
+
+def api(live_server: str, path: str, body: dict | None = None) -> dict:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(live_server + path, data=data, headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
 
 
 def api_iteration(live_server: str, body: dict) -> dict:
-    request = urllib.request.Request(live_server + "/api/v1/network/iteration", data=json.dumps(body).encode(),
-                                     headers={"content-type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
+    return api(live_server, "/api/v1/network/iteration", body)
 
 
 SMALL_BODY = {
@@ -138,6 +164,270 @@ def test_stepping_through_one_iteration_forward_backward_and_update(open_page, l
     probe.assert_clean()
 
 
+def agrees(x: float) -> object:
+    """The neuron view's sums run in another order than the layer view's matrix products: 12 digits agree."""
+    return pytest.approx(x, rel=1e-12, abs=1e-15)
+
+
+def operand(x: float) -> str:
+    """A factor as the formulas write it: a negative one in parentheses."""
+    return four(x) if x >= 0 else f"\\left({four(x)}\\right)"
+
+
+def formula_latex(page, box: str = "formula") -> str:
+    return "\n".join(page.eval_on_selector_all(f"[data-testid={box}] .formula-line", "ls => ls.map(l => l.dataset.latex)"))
+
+
+def test_the_same_iteration_neuron_by_neuron_agrees_with_the_layer_view(open_page, live_server, artifacts):
+    probe = open_page(network_url())
+    page = probe.page
+    wait_for_network(page)
+    layer_answer = api_iteration(live_server, SMALL_BODY)
+    truth = node_values(layer_answer)
+
+    # From the layer view's "backward, layer 2" to the neuron view's first unit of it.
+    go_to_stage(page, BACKWARD_2)
+    page.click("[data-testid=detail-neuron]")
+    wait_for_stages(page, NEURON_STAGES)
+    assert stage(page) == N_BACKWARD_2_1
+    assert page.inner_text("[data-testid=step-phase]") == "Stage 7 of 11: backward, layer 2, unit 1"
+    assert page.get_attribute("[data-testid=detail-neuron]", "aria-pressed") == "true"
+    assert parse_qs(urlsplit(page.url).query)["by"] == ["neuron"]
+
+    # Forward, one unit at a time: unit 1 of layer 1 has its a, unit 2 and the output not yet.
+    go_to_stage(page, N_FORWARD_1_1)
+    drawn = neurons(page)
+    assert page.get_attribute("svg[data-testid=network]", "data-focus") == "1-0"
+    x = [float(drawn[(0, j)]["value"]) for j in range(2)]
+    w, b = truth["W1"]["value"][0], truth["b1"]["value"][0][0]
+    z = w[0] * x[0] + w[1] * x[1] + b
+    assert float(drawn[(1, 0)]["value"]) == pytest.approx(math.tanh(z), rel=1e-12)
+    assert float(drawn[(1, 0)]["value"]) == agrees(truth["A1"]["value"][0][0])  # the layer view's number
+    assert drawn[(1, 1)]["value"] == "" and drawn[(2, 0)]["value"] == ""
+    focused = page.eval_on_selector_all("svg[data-testid=network] line.weight.focus", "ls => ls.map(l => [l.dataset.layer, l.dataset.to])")
+    assert sorted(focused) == [["1", "0"], ["1", "0"]]  # the unit's two incoming weights
+    latex = formula_latex(page)
+    # w11 x1 + w12 x2, then + b on the next row of the aligned sum
+    assert (f"{operand(w[0])} \\cdot {operand(x[0])} + {operand(w[1])} \\cdot {operand(x[1])} "
+            f"\\\\ &\\phantom{{=}} + {operand(b)}") in latex
+    assert f"&= {four(z)}" in latex and f"\\tanh\\left({four(z)}\\right)" in latex
+    assert page.inner_text("[data-testid=sentence]").startswith("Unit 1 of layer 1, sample 1: z is the weighted sum")
+
+    # Another sample of the batch: the same unit's sum with that sample's numbers.
+    page.fill("[data-testid=sample]", "2")
+    page.press("[data-testid=sample]", "Enter")
+    page.wait_for_function("() => document.querySelector('[data-testid=sentence]').textContent.includes('sample 2')")
+    x2 = [truth["X"]["value"][j][1] for j in range(2)]
+    assert f"{operand(w[0])} \\cdot {operand(x2[0])} + {operand(w[1])} \\cdot {operand(x2[1])}" in formula_latex(page)
+    assert float(neurons(page)[(1, 0)]["value"]) == agrees(truth["A1"]["value"][0][1])
+    page.fill("[data-testid=sample]", "1")
+    page.press("[data-testid=sample]", "Enter")
+    page.wait_for_function("() => document.querySelector('[data-testid=sentence]').textContent.includes('sample 1')")
+
+    # Backward, unit 2 of layer 1: its incoming weights have their gradients, unit 3's not yet.
+    go_to_stage(page, N_BACKWARD_1_2)
+    assert page.get_attribute("svg[data-testid=network]", "data-mode") == "backward"
+    lines = weights(page)
+    for unit in (0, 1):
+        for j in range(2):
+            assert float(lines[(1, unit, j)]["grad"]) == agrees(truth["W1"]["grad"][unit][j])
+    assert all(lines[(1, 2, j)]["grad"] == "" and "idle" in lines[(1, 2, j)]["cls"] for j in range(2))
+    drawn = neurons(page)
+    assert float(drawn[(1, 1)]["grad"]) == agrees(truth["Z1"]["grad"][1][0])
+    assert drawn[(1, 2)]["grad"] == ""
+    latex = formula_latex(page)
+    assert "da^{[1]}_{2}" in latex and "dz^{[1]}_{2}" in latex
+    assert f"&= {four(truth['Z1']['grad'][1][0])}" in latex
+    page.screenshot(path=str(artifacts / "network-1280-neuron.png"), full_page=True)
+
+    # The update: every weight, bias, value and gradient is the layer view's (to 12 significant digits).
+    page.keyboard.press("End")
+    page.wait_for_function(f"() => document.querySelector('[data-testid=timeline]').dataset.step === '{N_UPDATE}'")
+    after = layer_answer["params_after"]
+    for (layer, to, source), line in weights(page).items():
+        assert float(line["weight"]) == agrees(after[f"W{layer}"][to][source])
+        assert float(line["grad"]) == agrees(truth[f"W{layer}"]["grad"][to][source])
+    for (layer, unit), node in neurons(page).items():
+        if layer > 0:
+            assert float(node["bias"]) == agrees(after[f"b{layer}"][unit][0])
+            assert float(node["value"]) == agrees(truth[f"A{layer}"]["value"][unit][0])
+    assert re.search(r"The loss goes from 0\.\d+ to 0\.\d+", page.inner_text("[data-testid=sentence]"))
+    # Layer 1's matrices, put together from the scalar nodes, with the layer view's shapes and numbers.
+    shapes = page.eval_on_selector_all("[data-testid=matrices] table", "ts => ts.map(t => [t.dataset.testid, t.dataset.shape])")
+    assert dict(shapes) == {
+        "matrix-W": "3×2", "matrix-b": "3×1", "matrix-Z": "3×32", "matrix-A": "3×32", "matrix-dZ": "3×32",
+        "matrix-dW": "3×2", "matrix-db": "3×1", "matrix-W-after": "3×2", "matrix-b-after": "3×1",
+    }
+    cells = page.eval_on_selector_all("[data-testid=matrix-dZ] td.num", "cs => cs.map(c => Number(c.dataset.value))")
+    assert cells[:6] == [agrees(v) for v in truth["Z1"]["grad"][0][:6]]
+
+    # The link keeps the neuron view; back to layer by layer at the same stage.
+    page.reload()
+    wait_for_network(page)
+    wait_for_stages(page, NEURON_STAGES)
+    page.click("[data-testid=detail-layer]")
+    wait_for_stages(page, 7)
+    assert "by" not in parse_qs(urlsplit(page.url).query)
+    probe.assert_clean()
+
+
+def test_neuron_by_neuron_is_offered_for_small_nets_and_a_refusal_is_explained(open_page):
+    probe = open_page(network_url(arch="8-tanh,8-tanh", by="neuron"))  # 105 parameters
+    page = probe.page
+    wait_for_network(page)
+    wait_for_stages(page, 9)  # layer by layer: inputs, 3 forward, loss, 3 backward, update
+    assert page.is_disabled("[data-testid=detail-neuron]")
+    assert page.get_attribute("[data-testid=detail-layer]", "aria-pressed") == "true"
+    assert page.inner_text("[data-testid=detail-note]") == ("Neuron by neuron is for small nets: this one has 105 "
+                                                            "parameters, the server shows at most 64.")
+    # Removing a layer makes it small enough (2 -> 8 -> 1: 33 parameters): the neuron view follows.
+    page.click("[data-testid=remove-layer-2]")
+    wait_for_stages(page, 1 + 9 + 1 + 9 + 1)
+    assert page.get_attribute("[data-testid=detail-neuron]", "aria-pressed") == "true"
+    probe.assert_clean()
+
+    # 49 parameters, but 800 samples in the batch: the server refuses that many nodes; the page says why
+    # and shows the layers. A smaller batch brings the neurons back.
+    probe = open_page(network_url(points="1000", arch="12-tanh", by="neuron"))
+    page = probe.page
+    wait_for_network(page)
+    page.wait_for_function("() => document.querySelector('[data-testid=detail-note]').dataset.state === 'refused'")
+    wait_for_stages(page, 7)
+    note = page.inner_text("[data-testid=detail-note]")
+    assert note.startswith("The server cannot show this iteration neuron by neuron:")
+    assert "max_neuron_nodes" in note and "smaller batch" in note
+    assert page.locator("[data-testid=error]").is_hidden()
+    page.fill("[data-testid=batch]", "8")
+    page.press("[data-testid=batch]", "Enter")
+    wait_for_stages(page, 1 + 12 + 1 + 1 + 1 + 12 + 1)
+    assert page.inner_text("[data-testid=status-line]").endswith("batch of 8")
+    probe.assert_clean(allowed_console=EXPECTED_422)
+
+
+def test_the_drawing_zooms_and_pans_from_the_keyboard_and_fits_again(open_page):
+    probe = open_page(network_url(arch="8-tanh,8-tanh"))
+    page = probe.page
+    wait_for_network(page)
+    assert zoom(page) == 1
+    page.focus("[data-testid=net-zoom-in]")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    wait_for_zoom(page, "Math.abs(k - 2.25) < 1e-6")
+    transform = page.get_attribute("svg[data-testid=network] g.viewport", "transform")
+
+    # Zoomed in, the drawing is a tab stop and the arrow keys pan it (not the timeline).
+    page.focus("svg[data-testid=network]")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function(f"() => document.querySelector('svg[data-testid=network] g.viewport').getAttribute('transform') !== {transform!r}")
+    assert stage(page) == INPUTS
+
+    # A new stage keeps the zoom; the fit button and a new network fit it again.
+    page.evaluate("document.activeElement?.blur()")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('[data-testid=timeline]').dataset.step === '1'")
+    assert abs(zoom(page) - 2.25) < 1e-6
+    page.focus("[data-testid=net-zoom-fit]")
+    page.keyboard.press("Enter")
+    wait_for_zoom(page, "k === 1")
+    assert page.get_attribute("svg[data-testid=network]", "tabindex") is None
+    page.click("[data-testid=net-zoom-in]")
+    wait_for_zoom(page, "k > 1.4")
+    page.click("[data-testid=remove-layer-2]")
+    page.wait_for_function("() => document.querySelector('svg[data-testid=network]').dataset.sizes === '2-8-1'")
+    wait_for_zoom(page, "k === 1")
+    probe.assert_clean()
+
+
+def test_every_optimizer_of_the_api_is_offered_with_its_settings_and_compared(open_page, live_server, artifacts):
+    schemas = api(live_server, "/openapi.json")["components"]["schemas"]
+    offered = schemas["OptimizerSpec"]["properties"]["name"]["enum"]
+    assert set(offered) >= {"sgd", "momentum", "nesterov", "rmsprop", "adam"}
+    probe = open_page(network_url(opt="rmsprop", rho="0.8", lr="0.05"))
+    page = probe.page
+    wait_for_network(page)
+    options = page.eval_on_selector_all("[data-testid=optimizer] option", "os => os.map(o => o.value)")
+    assert sorted(options) == sorted(offered)
+    visible = lambda: sorted(page.eval_on_selector_all(  # noqa: E731
+        "[data-opt]", "es => es.filter(e => !e.hidden && e.tagName === 'INPUT').map(e => e.id)"))
+    assert visible() == ["rho"] and page.input_value("[data-testid=rho]") == "0.8"
+
+    # RMSProp with ρ = 0.8: the update stage moves every weight as the API says, and shows its mean of g².
+    body = {**SMALL_BODY, "optimizer": {"name": "rmsprop", "learning_rate": 0.05, "rho": 0.8}}
+    after = api_iteration(live_server, body)["params_after"]
+    page.keyboard.press("End")
+    page.wait_for_function(f"() => document.querySelector('[data-testid=timeline]').dataset.step === '{UPDATE}'")
+    for (layer, to, source), line in weights(page).items():
+        assert float(line["weight"]) == after[f"W{layer}"][to][source]
+    assert page.locator("[data-testid=matrix-state-mean_square]").count() == 1
+    assert "\\rho" in formula_latex(page)
+
+    for name, inputs in (("nesterov", ["beta"]), ("adam", ["beta1", "beta2"]), ("sgd", [])):
+        page.select_option("[data-testid=optimizer]", name)
+        page.wait_for_function(f"() => new URLSearchParams(location.search).get('opt') === '{name}'")
+        assert visible() == inputs
+        assert page.inner_text("[data-testid=optimizer-rule]") != ""
+
+    # All five compared from the same initial weights: a curve, a dash and a marker each, five boundaries.
+    switch_view(page, "compare")
+    page.click("[data-testid=compare-nesterov]")
+    page.click("[data-testid=compare-rmsprop]")
+    assert parse_qs(urlsplit(page.url).query)["cmp"] == ["sgd,momentum,nesterov,rmsprop,adam"]
+    page.fill("[data-testid=iterations]", "60")
+    page.press("[data-testid=iterations]", "Enter")
+    page.click("[data-testid=compare]")
+    page.wait_for_selector("[data-testid=compare-runs] [data-testid=compare-run-adam]")
+    series = page.eval_on_selector_all("[data-testid=compare-chart] g.series", """groups => groups.map(g => ({
+        key: g.dataset.series, dash: getComputedStyle(g.querySelector('path.line')).strokeDasharray,
+        colour: getComputedStyle(g.querySelector('path.line')).stroke, marker: g.querySelector('path.point').getAttribute('d')}))""")
+    assert [one["key"] for one in series] == ["sgd", "momentum", "nesterov", "rmsprop", "adam"]
+    assert len({one["dash"] for one in series}) == 5 and len({one["marker"] for one in series}) == 5
+    assert len({one["colour"] for one in series}) == 5
+    compared = api(live_server, "/api/v1/network/compare", {
+        **{key: value for key, value in SMALL_BODY.items() if key != "view"}, "iterations": 60,
+        "optimizer": {"name": "sgd", "learning_rate": 0.05},
+        "optimizers": [{"name": "sgd", "learning_rate": 0.05}, {"name": "momentum", "learning_rate": 0.05, "beta": 0.9},
+                       {"name": "nesterov", "learning_rate": 0.05, "beta": 0.9},
+                       {"name": "rmsprop", "learning_rate": 0.05, "rho": 0.8},
+                       {"name": "adam", "learning_rate": 0.05, "beta1": 0.9, "beta2": 0.999}]})
+    for run in compared["runs"]:
+        name = run["optimizer"]["name"]
+        card = page.inner_text(f"[data-testid=compare-run-{name}]")
+        assert f"final loss {shown(run['history']['train_loss'][-1])}" in card, (name, card)
+    assert page.inner_text("[data-testid=compare-hint]").startswith("SGD, Momentum, Nesterov, RMSProp, Adam: each starts")
+    page.screenshot(path=str(artifacts / "network-1280-compare-five.png"), full_page=True)
+    probe.assert_clean()
+
+
+def test_a_divergence_report_the_page_does_not_know_is_still_told_in_words(open_page):
+    probe = open_page(network_url())
+    page = probe.page
+    wait_for_network(page)
+    told = page.evaluate("""async () => {
+        const { explainDivergence } = await import('/static/js/network_divergence.js');
+        const tell = (result) => {
+            const { parts, highlight } = explainDivergence(result, 2);
+            return { text: parts.map((part) => (typeof part === 'string' ? part : part.textContent)).join(''), highlight };
+        };
+        const base = { iteration: 3, learning_rate: 50, loss: 400, initial_loss: 0.8, reason: 'loss_exploded' };
+        return {
+            unknown: tell({ divergence: { ...base, where: { phase: 'sideways', layer: 2, unit: 0, quantity: 'Z', status: 'wobbly' } } }),
+            nan: tell({ divergence: { ...base, reason: 'non_finite_gradient', loss: null,
+                where: { phase: 'backward', layer: 1, unit: 2, quantity: 'dZ', status: 'nan' } } }),
+            none: tell({ divergence: { ...base, where: null }, params: { W1: [[1, 2], [30, 40]] },
+                initial_params: { W1: [[1, 2], [3, 4]] } }),
+        };
+    }""")
+    assert told["unknown"]["highlight"] == {"layer": 2, "units": [0]}
+    assert "At iteration 2 the learning rate η = 50 was too large: its update made the loss jump from 0.8 to 400" in told["unknown"]["text"]
+    assert "Where it starts: Z[2], unit 1, in layer 2, in the computation." in told["unknown"]["text"]
+    assert told["nan"]["highlight"] == {"layer": 1, "units": [2]}
+    assert ("At iteration 3 the learning rate η = 50 was too large: dZ[1], unit 3, in layer 1 was the first number to "
+            "become not a number (NaN), in the backward pass.") in told["nan"]["text"]
+    assert told["none"]["highlight"] == {"layer": 1, "units": [1]}
+    assert "the weights into unit 2 of layer 1 grew from size 5 to 50" in told["none"]["text"]
+    probe.assert_clean()
+
+
 def test_training_makes_the_loss_fall_and_the_boundary_change(open_page, artifacts):
     probe = open_page(network_url(points="200", arch="8-tanh,8-tanh", lr="0.3", iters="40", view="train"))
     page = probe.page
@@ -181,6 +471,22 @@ def test_training_makes_the_loss_fall_and_the_boundary_change(open_page, artifac
     probe.assert_clean()
 
 
+def test_one_iteration_after_a_run_of_small_batches_goes_on_with_the_same_run(open_page, live_server):
+    probe = open_page(network_url(batch="8", iters="5", view="train"))
+    page = probe.page
+    wait_for_network(page)
+    page.click("[data-testid=train]")
+    wait_for_training_to_stop(page)
+    page.wait_for_function("() => document.querySelector('[data-testid=train-progress]').dataset.iteration === '5'")
+    page.click("[data-testid=train-step]")  # iteration 6 takes batch 6 of the run's order, as one run of 6 would
+    page.wait_for_function("() => document.querySelector('[data-testid=train-progress]').dataset.iteration === '6'")
+    run = api(live_server, "/api/v1/network/train", {**{key: value for key, value in SMALL_BODY.items() if key != "view"},
+                                                     "batch_size": 8, "iterations": 6})
+    for (layer, to, source), line in weights(page).items():
+        assert float(line["weight"]) == agrees(run["params"][f"W{layer}"][to][source])
+    probe.assert_clean()
+
+
 @pytest.mark.parametrize(("arch", "iterations"), [
     ("16-tanh,16-tanh", 20000),  # a small net: the stream sends its parameters, the pause stands on them
     ("128-tanh,64-tanh", 1500),  # 8,705 parameters: not streamed, so the pause trains the same seeded run to there
@@ -191,6 +497,9 @@ def test_a_long_run_can_be_paused_and_stepped_on(open_page, arch, iterations):
     wait_for_network(page)
     page.click("[data-testid=train]")
     page.wait_for_function("() => Number(document.querySelector('[data-testid=loss-chart]').dataset.points) > 2", timeout=20_000)
+    if arch == "16-tanh,16-tanh":  # live: the boundary is redrawn while the run goes on
+        page.wait_for_function("() => document.querySelector('[data-testid=plot]').dataset.boundary === 'grid'"
+                               " && !document.querySelector('[data-testid=pause]').disabled", timeout=20_000)
     page.click("[data-testid=pause]")
     wait_for_training_to_stop(page)
     page.wait_for_function("() => document.querySelector('[data-testid=train-progress]').dataset.iteration !== '0'")
@@ -229,7 +538,7 @@ def test_comparing_optimizers_draws_three_curves_told_apart_without_colour(open_
     probe.assert_clean()
 
 
-def test_a_divergent_learning_rate_is_explained_in_a_sentence_not_shown_as_nan(open_page, artifacts):
+def test_a_divergent_learning_rate_is_explained_in_a_sentence_not_shown_as_nan(open_page, live_server, artifacts):
     probe = open_page(network_url(points="200", arch="8-tanh,8-tanh", lr="1000000", view="train"))
     page = probe.page
     wait_for_network(page)
@@ -237,13 +546,27 @@ def test_a_divergent_learning_rate_is_explained_in_a_sentence_not_shown_as_nan(o
     page.wait_for_selector("[data-testid=divergence]:not([hidden])")
     text = page.inner_text("[data-testid=divergence]")
     assert "Training diverged" in text
-    assert "iteration 2" in text
+    # Update 1 (iteration 1 of the page, which counts updates done) sent the loss from 0.7576 to 13580.
+    assert "At iteration 1 the learning rate" in text
     assert page.inner_text("[data-testid=divergence-rate]") == "1×10⁶"
-    assert "the loss jumped from 0.7576" in text
-    assert re.search(r"weights into unit \d+ of layer \d+", text), text
-    layer = page.get_attribute("svg[data-testid=network] .band.diverged", "data-band")
-    assert layer is not None
-    assert page.locator(f"svg[data-testid=network] g.neuron.bad[data-layer='{layer}']").count() >= 1
+    assert "the loss jump from 0.7576 to 13580" in text
+    page.wait_for_function("() => document.querySelector('[data-testid=train-progress]').dataset.iteration === '1'")
+    assert page.inner_text("[data-testid=train-progress]") == "At iteration 1, loss 13580"
+
+    # The layer and unit are the server's: the unit whose weights the update changed the most.
+    answer = api(live_server, "/api/v1/network/train", {
+        "layers": [{"units": 8, "activation": "tanh"}, {"units": 8, "activation": "tanh"}, {"units": 1, "activation": "sigmoid"}],
+        "loss": "bce", "data": {"dataset": "moons", "points": 200, "noise": 0.1, "seed": 0}, "test_fraction": 0.2,
+        "optimizer": {"name": "sgd", "learning_rate": 1e6}, "seed": 0, "iterations": 300})
+    where = answer["divergence"]["where"]
+    assert answer["status"] == "diverged" and where["status"] == "exploded"
+    told = page.inner_text("[data-testid=divergence-where]")
+    assert f"unit {where['unit'] + 1} of layer {where['layer']}" in told
+    assert f"by {shown(where['growth'])} times their size" in told
+    assert page.get_attribute("svg[data-testid=network] .band.diverged", "data-band") == str(where["layer"])
+    bad = page.eval_on_selector_all("svg[data-testid=network] g.neuron.bad", "ns => ns.map(n => [n.dataset.layer, n.dataset.unit])")
+    assert bad == [[str(where["layer"]), str(where["unit"])]]
+    assert page.inner_text("[data-testid=layer-heading]") == f"Layer {where['layer']}"  # its matrices shown
     assert "NaN" not in page.inner_text("body")
     page.screenshot(path=str(artifacts / "network-1280-diverged.png"), full_page=True)
 
@@ -265,6 +588,13 @@ def test_the_chinese_ui_shows_chinese(open_page, artifacts):
     page.keyboard.press("End")
     assert "更新" in page.inner_text("[data-testid=step-phase]")
     page.screenshot(path=str(artifacts / "network-1280-zh.png"), full_page=True)
+    page.click("[data-testid=detail-neuron]")
+    wait_for_stages(page, NEURON_STAGES)
+    assert page.inner_text("[data-testid=detail-neuron]") == "逐个神经元"
+    go_to_stage(page, N_BACKWARD_1_2)
+    assert page.inner_text("[data-testid=step-phase]").endswith("反向，第 1 层，单元 2")
+    assert "样本 1" in page.inner_text("[data-testid=sentence]")
+    page.screenshot(path=str(artifacts / "network-1280-zh-neuron.png"), full_page=True)
     page.click("[data-testid=lang-en]")
     page.wait_for_function("() => document.querySelector('#picture-heading').textContent === 'Network'")
     assert parse_qs(urlsplit(page.url).query)["lang"] == ["en"]
@@ -273,12 +603,19 @@ def test_the_chinese_ui_shows_chinese(open_page, artifacts):
     probe.assert_clean()
 
 
-@pytest.mark.parametrize("view", ["step", "train", "compare"])
+@pytest.mark.parametrize("view", ["step", "neuron", "train", "compare"])
 def test_a_phone_gets_one_column_no_sideways_scroll_and_thumb_sized_controls(open_page, artifacts, view):
-    probe = open_page(network_url(view=view), width=375, height=800)
+    url = network_url(by="neuron") if view == "neuron" else network_url(view=view)
+    probe = open_page(url, width=375, height=800)
     page = probe.page
     wait_for_network(page)
-    if view == "compare":
+    if view == "neuron":
+        wait_for_stages(page, NEURON_STAGES)
+        go_to_stage(page, N_BACKWARD_1_2)
+        # The widest formula scrolls in its own box; the page never scrolls sideways.
+        box = page.locator("[data-testid=formula]").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 375
+    elif view == "compare":
         page.click("[data-testid=compare]")
         page.wait_for_selector("[data-testid=compare-runs] figure.compare-run")
     elif view == "train":
@@ -332,7 +669,7 @@ def test_the_keyboard_steps_plays_and_shows_the_shortcuts(open_page):
 
 def test_the_link_keeps_the_settings_clamped_to_the_limits(open_page):
     probe = open_page("/network?data=xor&arch=1000-relu,4-sigmoid&opt=adam&lr=1e9&batch=16&seed=7&iters=99999"
-                      "&view=train&noise=5&beta1=0.8")
+                      "&view=train&noise=5&beta1=0.8&cmp=adam,bogus,sgd&by=sideways")
     page = probe.page
     wait_for_network(page)
     assert page.input_value("[data-testid=dataset]") == "xor"
@@ -348,6 +685,9 @@ def test_the_link_keeps_the_settings_clamped_to_the_limits(open_page):
     assert page.input_value("[data-testid=beta1]") == "0.8"
     assert page.get_attribute("[data-testid=view-train]", "aria-pressed") == "true"
     assert page.get_attribute("svg[data-testid=network]", "data-sizes") == "2-256-4-1"
+    pressed = page.eval_on_selector_all("[data-compare][aria-pressed=true]", "bs => bs.map(b => b.dataset.compare)")
+    assert pressed == ["sgd", "adam"]  # known names only, in the page's order
+    assert page.get_attribute("[data-testid=detail-layer]", "aria-pressed") == "true"
 
     # Editing the architecture writes the link; a reload shows the same network.
     page.click("[data-testid=remove-layer-1]")

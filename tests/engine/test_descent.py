@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from engine.descent import OptimizerSpec, descend
+from engine.descent import OptimizerSpec, critical_rate, descend
 from engine.errors import LimitError, ValueInputError
 from engine.landscape import Quadratic, make_surface
 from engine.limits import LIMITS
@@ -274,3 +274,91 @@ def test_run_inputs_are_checked_with_the_cap_named():
 def test_zero_steps_is_just_the_start():
     run = descend(Quadratic(10.0), (-2.5, 1.0), [OptimizerSpec("adam", 0.1)], 0).runs[0]
     assert run.path.tolist() == [[-2.5, 1.0]] and run.losses.tolist() == [8.125] and len(run.state) == 1
+
+
+# ---- Plain descent on 1/2 lambda w^2 in closed form: w_k = (1 - eta lambda)^k -----------------
+
+@pytest.mark.parametrize("h", [0.01, 0.5, 1.0, 1.5, 1.99, 2.01, 2.5, 4.0])
+def test_gradient_descent_on_the_parabola_is_w_k_equal_to_1_minus_eta_lambda_to_the_k(h):
+    curvature = 4.0
+    run = one_run(parabola(curvature), "sgd", h / curvature, 400)
+    k = np.arange(len(run.path))
+    np.testing.assert_allclose(run.path[:, 0], (1.0 - h) ** k, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(run.losses, 0.5 * curvature * (1.0 - h) ** (2 * k), rtol=1e-12, atol=1e-300)
+    if h < 2.0:  # |1 - h| < 1: every step shrinks |w| (h = 1 lands on the minimum at once); no divergence
+        assert run.diverged_at is None and len(run.path) == 401
+        size = np.abs(run.path[:, 0])
+        assert np.all(np.diff(size) <= 0) and size[-1] < size[0]
+    else:  # |1 - h| > 1: |w| grows by |1 - h| a step until the loss passes 1000 times its start
+        assert run.diverged_at == next(k for k in range(1, 10_000) if (1.0 - h) ** (2 * k) > 1000.0)
+
+
+# ---- The critical rate of each optimizer on the bowl ------------------------------------------
+
+def test_critical_rates_by_the_formulas_for_sgd_momentum_and_nesterov_and_none_for_the_adaptive():
+    assert critical_rate(OptimizerSpec("sgd", 0.1), 10.0) == pytest.approx(0.2)
+    assert critical_rate(OptimizerSpec("momentum", 0.1, beta=0.9), 10.0) == pytest.approx(0.38)
+    assert critical_rate(OptimizerSpec("nesterov", 0.1, beta=0.5), 10.0) == pytest.approx(3.0 / 20.0)
+    assert critical_rate(OptimizerSpec("adam", 0.1), 10.0) is None
+    assert critical_rate(OptimizerSpec("rmsprop", 0.1), 10.0) is None
+    assert critical_rate(OptimizerSpec("sgd", 0.1), None) is None
+    assert critical_rate(OptimizerSpec("sgd", 0.1), -1.0) is None  # no direction curves up: nothing overshoots
+
+
+@pytest.mark.parametrize("name, beta", [("sgd", 0.9), ("momentum", 0.9), ("momentum", 0.5), ("nesterov", 0.9),
+                                        ("nesterov", 0.3)])
+def test_each_optimizer_converges_just_below_its_critical_rate_on_a_turned_bowl_and_diverges_just_above(name, beta):
+    bowl = Quadratic(20.0, angle=35.0)
+    critical = critical_rate(OptimizerSpec(name, 1.0, beta=beta), bowl.describe()["lambda_max"])
+    below = one_run(bowl, name, 0.97 * critical, 2000, start=(-2.5, 1.0), beta=beta)
+    above = one_run(bowl, name, 1.03 * critical, 2000, start=(-2.5, 1.0), beta=beta)
+    assert below.status == "converged" and above.status == "diverged"
+
+
+def test_a_run_answer_states_each_optimizer_s_critical_rate_on_the_bowl_only():
+    specs = [OptimizerSpec("sgd", 0.1), OptimizerSpec("momentum", 0.1, beta=0.5), OptimizerSpec("adam", 0.1)]
+    bowl = descend(Quadratic(10.0), (-2.5, 1.0), specs, 3).to_dict()
+    assert [run["critical_lr"] for run in bowl["runs"]] == [pytest.approx(0.2), pytest.approx(0.3), None]
+    valley = descend(make_surface("rosenbrock"), (-1.2, 1.0), specs, 3).to_dict()
+    assert [run["critical_lr"] for run in valley["runs"]] == [None, None, None]
+
+
+# ---- Answers without the per-step parts -------------------------------------------------------
+
+def test_paths_alone_are_the_same_paths_without_state_or_taylor_rows():
+    surface = make_surface("himmelblau")
+    full = descend(surface, (0.5, -0.5), EVERY_OPTIMIZER, 50).to_dict()
+    bare = descend(surface, (0.5, -0.5), EVERY_OPTIMIZER, 50, include=()).to_dict(include=())
+    for whole, alone in zip(full["runs"], bare["runs"]):
+        assert "state" not in alone and "taylor" not in alone
+        assert {key: value for key, value in whole.items() if key not in ("state", "taylor")} == alone
+    # The state rows of the full answer, one per step: Adam's t counts the updates made.
+    adam = full["runs"][-1]
+    assert [row["t"] for row in adam["state"][:4]] == [0, 1, 2, 3] and len(adam["state"]) == 51
+    assert adam["taylor"][0]["step"] == 0 and adam["taylor"][0]["loss"] == adam["losses"][0]
+
+
+# ---- The typed surface's tape against the engine's own trace ----------------------------------
+
+@pytest.mark.parametrize("source", [
+    "f = 0.5 * a^2 + b^2 + 0.5 * sin(3 * a) * cos(3 * b)",
+    "q = a * b\nf = q * q + exp(-a) / (1 + b^2) - tanh(q)",
+    "f = relu(a - 0.5) + abs(b) + max(a, b) - min(a, 2 * b) + sigmoid(a * b)",
+    "f = sqrt(a^2 + b^2 + 1) + log(1 + a^2)",
+    "f = 3 * a",  # b unused: its gradient is 0
+    "f = a",
+])
+def test_the_typed_surface_tape_gives_the_trace_s_numbers(source):
+    from engine.trace import run as trace_run
+
+    surface = make_surface("custom", source=source)
+    rng = np.random.default_rng(5)
+    a, b = rng.uniform(-2, 2, 64), rng.uniform(-2, 2, 64)
+    loss, grad_a, grad_b = surface.loss_and_gradient(a, b)
+    graph = surface.graph
+    for i in range(0, 64, 7):
+        bindings = {index: np.float64({"a": a[i], "b": b[i]}[name]) for name, index in graph.inputs.items()}
+        traced = trace_run(graph, bindings, record=False)
+        expected = [traced.grads[graph.inputs[name]] if name in graph.inputs else 0.0 for name in ("a", "b")]
+        assert loss[i] == pytest.approx(float(traced.values[graph.output]), rel=1e-14, abs=1e-300)
+        assert [grad_a[i], grad_b[i]] == pytest.approx([float(g) for g in expected], rel=1e-13, abs=1e-300)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from engine.errors import LimitError, SourceError, ValueInputError
-from engine.landscape import (KINDS, Custom, Himmelblau, Logistic, Quadratic, Rosenbrock, Saddle, catalogue,
-                              curvature, default_etas, grid, hessian_at, line, logistic_data, make_surface,
-                              point_view, taylor)
+from engine.landscape import (KINDS, NETWORK_POINTS, Custom, Himmelblau, Logistic, NetworkSlice, Quadratic,
+                              Rosenbrock, Saddle, catalogue, curvature, default_etas, grid, hessian_at, line,
+                              logistic_data, make_surface, network_plane, point_view, taylor)
 from engine.limits import LIMITS
 
 from .finite_differences import centered_differences
@@ -24,6 +24,8 @@ SURFACES = {
     "saddle": Saddle(),
     "logistic": Logistic(0),
     "logistic seed 7": Logistic(7),
+    "network": NetworkSlice(0),
+    "network seed 3": NetworkSlice(3),
     "custom": Custom("q = a * b\nf = exp(-q^2) + tanh(a - 0.5) * sin(2 * b) + sigmoid(a) / (1 + b^2) + "
                      "sqrt(a^2 + 1) * cos(b) - log(1 + a^2) + relu(a + b) ** 2"),
 }
@@ -67,7 +69,7 @@ def test_known_values_of_the_classic_surfaces():
     assert (loss[0], grad_a[0], grad_b[0]) == (0.5 * (6.25 + 10.0), -2.5, 10.0)
 
 
-@pytest.mark.parametrize("name", ["rosenbrock", "himmelblau", "saddle", "quadratic", "logistic"])
+@pytest.mark.parametrize("name", ["rosenbrock", "himmelblau", "saddle", "quadratic", "logistic", "network"])
 def test_the_listed_minima_have_zero_gradient(name):
     surface = make_surface(name)
     minima = surface.minima()
@@ -123,6 +125,41 @@ def test_logistic_loss_is_the_mean_cross_entropy_of_one_neuron_on_its_toy_set():
     assert surface.loss(np.zeros(1), np.zeros(1))[0] == pytest.approx(math.log(2.0), rel=1e-15)
     # Huge weights do not overflow: the loss is finite (softplus is computed stably).
     assert np.isfinite(surface.loss(np.array([1e300, -1e300]), np.array([1e300, 0.0]))).all()
+
+
+def test_the_network_slice_is_the_engine_network_s_own_loss_at_theta_star_plus_a_d1_plus_b_d2():
+    from engine.data import make_dataset
+    from engine.nn import mlp_spec, outputs
+    from engine.train import loss_of
+
+    surface = NetworkSlice(0)
+    spec = mlp_spec([2, 4, 1], ["tanh"], "bce")
+    x, y = make_dataset("moons", NETWORK_POINTS, seed=0).columns("bce")
+    points = [(0.0, 0.0), (0.9, 0.9), (-1.2, 0.4), (1.5, -1.5), (0.25, -0.7)]
+    values = surface.loss(np.array([p[0] for p in points]), np.array([p[1] for p in points]))
+    for k, (a, b) in enumerate(points):
+        params = surface.params_at(a, b)
+        z, out = outputs(spec, params, x)
+        assert values[k] == pytest.approx(loss_of(spec, params, z, out, y), rel=1e-12)
+    # At (0, 0) it is the trained network, whose training loss engine.train reported.
+    assert values[0] == pytest.approx(surface.plane.loss, rel=1e-12) and values[0] < 0.02
+    assert values[1] == pytest.approx(7.6577, rel=1e-4)  # the start, up the slope
+
+
+def test_the_network_directions_are_seeded_and_filter_normalised():
+    plane = network_plane(0)
+    for direction in plane.directions:
+        for layer in (1, 2):
+            unit = np.hstack([plane.center[f"W{layer}"], plane.center[f"b{layer}"]])
+            moved = np.hstack([direction[f"W{layer}"], direction[f"b{layer}"]])
+            np.testing.assert_allclose(np.linalg.norm(moved, axis=1), np.linalg.norm(unit, axis=1), rtol=1e-12)
+    first, second = (np.concatenate([d[name].ravel() for name in sorted(d)]) for d in plane.directions)
+    assert abs(first @ second) < 0.9 * np.linalg.norm(first) * np.linalg.norm(second)  # two different directions
+    again = network_plane.__wrapped__(0)
+    assert all(np.array_equal(again.directions[0][name], plane.directions[0][name]) for name in plane.center)
+    other = network_plane(1)
+    assert not np.array_equal(other.center["W1"], plane.center["W1"])
+    assert make_surface("network", data_seed=1).settings() == {"data_seed": 1}
 
 
 def test_logistic_data_is_reproducible_by_seed_and_changes_with_it():
@@ -213,7 +250,7 @@ def test_make_surface_checks_its_settings():
 
 def test_catalogue_lists_every_surface_with_a_start_inside_its_box_and_bilingual_text():
     listed = {entry["id"]: entry for entry in catalogue()}
-    assert list(listed) == ["quadratic", "rosenbrock", "himmelblau", "saddle", "logistic", "custom"]
+    assert list(listed) == ["quadratic", "rosenbrock", "himmelblau", "saddle", "logistic", "network", "custom"]
     for entry in listed.values():
         (a_low, a_high), (b_low, b_high) = entry["box"]
         assert a_low <= entry["start"][0] <= a_high and b_low <= entry["start"][1] <= b_high

@@ -11,8 +11,9 @@ import pytest
 from engine.errors import LimitError, ValueInputError
 from engine.gradcheck import gradcheck
 from engine.limits import LIMITS
-from engine.nn import (MLP, build_graph, copy_optimizer, first_non_finite, init_params, iteration, layer_tensors,
-                       mlp_spec, neuron_iteration, neuron_trace, outputs)
+from engine.nn import (MLP, build_graph, check_params, copy_optimizer, first_non_finite, init_params, iteration,
+                       largest_relative_update, layer_tensors, mlp_spec, neuron_iteration, neuron_trace,
+                       non_finite_update, outputs)
 from engine.optim import SGD, make_optimizer, taylor_prediction
 from engine.trace import EdgeStep, ForwardStep, UpdateStep
 from engine.train import loss_of
@@ -171,7 +172,7 @@ def test_backward_steps_name_the_layer_formulas_from_the_loss_down() -> None:
         ("db", 2, "db[2] = sum(dZ[2], 1): b[2] was broadcast over the m columns"),
         ("dW", 2, "dW[2] = dZ[2] A[1]^T"),
         ("dA", 1, "dA[1] = W[2]^T dZ[2]"),
-        ("dZ", 1, "dZ[1] = dA[1] * g'(Z[1]), g' = [Z[1] > 0]"),
+        ("dZ", 1, "dZ[1] = dA[1] * g'(Z[1]) = dA[1] * [Z[1] > 0]"),
         ("dWA", 1, "d(W[1] A[0]) = dZ[1]: a sum passes its gradient on"),
         ("db", 1, "db[1] = sum(dZ[1], 1): b[1] was broadcast over the m columns"),
         ("dW", 1, "dW[1] = dZ[1] A[0]^T"),
@@ -179,6 +180,50 @@ def test_backward_steps_name_the_layer_formulas_from_the_loss_down() -> None:
     dw = next(step for step in result.steps if isinstance(step, EdgeStep) and step.note
               and step.note["quantity"] == "dW")
     assert "1/m" in dw.note["textbook"]
+
+
+def test_a_hidden_layers_dz_note_brackets_g_prime_as_one_factor() -> None:
+    cases = {"tanh": r"dZ^{[1]} = dA^{[1]} \odot \left(1 - (A^{[1]})^2\right)",
+             "sigmoid": r"dZ^{[1]} = dA^{[1]} \odot A^{[1]} \odot \left(1 - A^{[1]}\right)",
+             "relu": r"dZ^{[1]} = dA^{[1]} \odot [Z^{[1]} > 0]"}
+    for activation, latex in cases.items():
+        spec = mlp_spec([2, 3, 1], [activation], "bce")
+        x, y = batch([2, 3, 1], "bce")
+        _, result = MLP(spec).forward_backward(init_params(spec), x, y, record=True)
+        dz = next(step.note for step in result.steps if isinstance(step, EdgeStep) and step.note
+                  and step.note["quantity"] == "dZ" and step.note["layer"] == 1)
+        assert dz["latex"] == latex
+        assert dz["formula"] == f"dZ[1] = dA[1] * g'(Z[1]) = dA[1] * " + {
+            "tanh": "(1 - A[1]^2)", "sigmoid": "A[1] (1 - A[1])", "relu": "[Z[1] > 0]"}[activation]
+        loss = next(step.note for step in result.steps if isinstance(step, ForwardStep) and step.note
+                    and step.note["quantity"] == "loss")
+        assert loss["latex"] == (r"L = -\tfrac{1}{m} \sum \left(Y \odot \log A^{[2]} + (1 - Y) \odot "
+                                 r"\log(1 - A^{[2]})\right)")
+
+
+def test_every_latex_note_is_balanced_and_uses_the_layer_superscripts() -> None:
+    for name in NET_IDS:
+        spec, params, x, y = net_case(name)
+        result, _ = iteration(MLP(spec), params, x, y, make_optimizer("adam", 0.01))
+        for step in result.steps:
+            note = getattr(step, "note", None)
+            if not note or note.get("view") != "layer":
+                continue
+            latex = note["latex"]
+            assert latex, (name, note["formula"])
+            assert latex.count("{") == latex.count("}") and latex.count(r"\left(") == latex.count(r"\right)")
+            if note["layer"] and note["quantity"] != "Y":
+                assert f"^{{[{note['layer']}]}}" in latex or f"^{{[{note['layer'] - 1}]}}" in latex, latex
+
+
+def test_the_update_steps_note_the_optimizers_rule_in_latex() -> None:
+    spec, params, x, y = net_case("tanh-sigmoid-bce")
+    result, _ = iteration(MLP(spec), params, x, y, SGD(0.5))
+    notes = [step.note for step in result.steps if isinstance(step, UpdateStep)]
+    assert [note["latex"] for note in notes] == [r"W^{[1]} \leftarrow W^{[1]} - \eta\, dW^{[1]}",
+                                                 r"b^{[1]} \leftarrow b^{[1]} - \eta\, db^{[1]}",
+                                                 r"W^{[2]} \leftarrow W^{[2]} - \eta\, dW^{[2]}",
+                                                 r"b^{[2]} \leftarrow b^{[2]} - \eta\, db^{[2]}"]
 
 
 def test_the_layer_formulas_hold_for_the_traced_numbers() -> None:
@@ -333,16 +378,109 @@ def test_a_layer_trace_serialises_as_strict_json_and_as_numpy_arrays_alike() -> 
 
 # ---- What went wrong ---------------------------------------------------------------------------------
 
-def test_the_first_non_finite_node_is_found_with_its_layer() -> None:
+def test_the_first_non_finite_node_is_found_with_its_layer_and_unit() -> None:
     spec, params, x, y = net_case("relu-softmax")
     params = dict(params, W2=params["W2"] * 1e308)
     net, result = MLP(spec).forward_backward(params, x * 1e10, y)
     where = first_non_finite(net, result)
-    assert where is not None
-    assert (where["phase"], where["label"], where["layer"], where["quantity"]) == ("forward", "W2 @ A1", 2, "WA")
-    assert where["status"] == "overflow"
+    with np.errstate(over="ignore", invalid="ignore"):
+        product = params["W2"] @ np.maximum(params["W1"] @ (x * 1e10) + params["b1"], 0.0)
+    first_bad_unit = int(np.argmax(~np.isfinite(product).any(axis=1)))
+    assert not np.isfinite(product).all()
+    assert where == {"phase": "forward", "layer": 2, "unit": first_bad_unit, "quantity": "WA",
+                     "node": net.graph.nodes[net.layers[1].product].id, "label": "W2 @ A1", "status": "overflow",
+                     "rule": "first_non_finite", "growth": None}
     net, fine = MLP(spec).forward_backward(net_case("relu-softmax")[1], x, y)
     assert first_non_finite(net, fine) is None
+
+
+def test_a_gradient_that_overflows_while_every_value_is_finite_is_named_in_backward_order() -> None:
+    # Z1 stays about 1 (W1 tiny, X huge) and Z2 about 1e200, all finite; dA1 = W2^T dZ2 is about 1e200 and
+    # dW1 = dZ1 X^T about 1e400: the first number of the backward pass to overflow.
+    spec, params, x, y = net_case("relu-softmax")
+    params = dict(params, W1=params["W1"] * 1e-200, W2=params["W2"] * 1e200)
+    x = x * 1e200
+    net, result = MLP(spec).forward_backward(params, x, y)
+    assert all(np.isfinite(value).all() for value in result.values)
+    a1 = np.maximum(params["W1"] @ x + params["b1"], 0.0)
+    z2 = params["W2"] @ a1 + params["b2"]
+    softmax = np.exp(z2 - z2.max(axis=0)) / np.exp(z2 - z2.max(axis=0)).sum(axis=0)
+    dz1 = (params["W2"].T @ ((softmax - y) / x.shape[1])) * (params["W1"] @ x + params["b1"] > 0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        dw1 = dz1 @ x.T
+    assert np.isfinite(dz1).all() and not np.isfinite(dw1).all()
+    where = first_non_finite(net, result)
+    assert where == {"phase": "backward", "layer": 1, "unit": int(np.argmax(~np.isfinite(dw1).any(axis=1))),
+                     "quantity": "dW", "node": net.graph.nodes[net.params["W1"]].id, "label": "W1",
+                     "status": where["status"], "rule": "first_non_finite", "growth": None}
+    assert where["status"] in ("overflow", "inf")
+
+
+def test_a_non_finite_loss_is_placed_at_its_largest_input_unit() -> None:
+    spec = mlp_spec([2, 3, 2, 2], ["tanh", "relu", "linear"], "mse")
+    x, y = batch([2, 3, 2, 2], "mse")
+    params = init_params(spec, seed=7)
+    params.update(W2=np.abs(params["W2"]) + 1.0, b2=np.ones((2, 1)), W3=np.array([[1e200, 0.0], [0.0, 1e160]]))
+    net, result = MLP(spec).forward_backward(params, x, y)
+    where = first_non_finite(net, result)
+    a3 = result.values[net.layers[-1].A]
+    assert np.isfinite(a3).all() and (where["quantity"], where["label"], where["phase"]) == ("loss", "L", "forward")
+    assert (where["layer"], where["unit"]) == (3, int(np.argmax(np.abs(a3).max(axis=1)))) == (3, 0)
+
+
+def test_an_update_that_overflows_names_the_first_parameter_and_unit_in_forward_order() -> None:
+    spec, params, x, y = net_case("tanh-sigmoid-bce")
+    net = MLP(spec).graph(x.shape[1])
+    after = {name: value.copy() for name, value in params.items()}
+    after["b2"][0, 0] = np.inf
+    after["W1"][2, 1] = np.nan
+    assert non_finite_update(net, after) == {
+        "phase": "update", "layer": 1, "unit": 2, "quantity": "W", "node": net.graph.nodes[net.params["W1"]].id,
+        "label": "W1", "status": "nan", "rule": "first_non_finite", "growth": None}
+    assert non_finite_update(net, params) is None
+
+
+def test_an_exploding_loss_is_placed_at_the_unit_with_the_largest_update_relative_to_its_size() -> None:
+    spec = mlp_spec([2, 3, 1], ["tanh"], "bce")
+    net = MLP(spec).graph(4)
+    before = {"W1": np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), "b1": np.zeros((3, 1)),
+              "W2": np.array([[1.0, 1.0, 1.0]]), "b2": np.zeros((1, 1))}
+    after = {name: value.copy() for name, value in before.items()}
+    after["W1"][1] += [3.0, 0.0]   # unit 2 of layer 1: moved by sqrt(9 + 16) = 5, its size is 1: growth 5
+    after["b1"][1, 0] += 4.0
+    after["W2"][0] += [6.0, 0.0, 0.0]  # the output unit: moved by 6, its size is sqrt(3): growth 3.46
+    where = largest_relative_update(net, before, after)
+    assert where == {"phase": "update", "layer": 1, "unit": 1, "quantity": "W",
+                     "node": net.graph.nodes[net.params["W1"]].id, "label": "W1", "status": "exploded",
+                     "rule": "largest_relative_update", "growth": 5.0}
+    after["W2"][0] += [4.0, 0.0, 0.0]  # now 10 / sqrt(3) = 5.77
+    assert (largest_relative_update(net, before, after)["layer"], largest_relative_update(net, before, after)["growth"]
+            ) == (2, pytest.approx(10 / np.sqrt(3), rel=1e-15))
+    tied = {name: value * 3.0 for name, value in before.items()}  # every unit grows by 2: the first one wins
+    assert (largest_relative_update(net, before, tied)["layer"], largest_relative_update(net, before, tied)["unit"]
+            ) == (1, 0)
+    huge = {name: value * 1e200 for name, value in before.items()}  # squares of these overflow float64
+    assert largest_relative_update(net, huge, {name: value * 3.0 for name, value in huge.items()})["growth"] == (
+        pytest.approx(2.0, rel=1e-15))
+    zero = dict(before, W1=np.zeros((3, 2)))
+    assert largest_relative_update(net, zero, after)["growth"] is None  # from all 0: no ratio to give
+
+
+# ---- Parameters a client sends back --------------------------------------------------------------------
+
+def test_parameters_sent_back_are_checked_against_the_network() -> None:
+    spec = mlp_spec([2, 3, 1], ["tanh"], "bce")
+    given = {name: value.tolist() for name, value in init_params(spec, 4).items()}
+    checked = check_params(spec, given)
+    assert list(checked) == ["W1", "b1", "W2", "b2"]
+    assert all(np.array_equal(checked[name], init_params(spec, 4)[name]) for name in checked)
+    for bad, field in (({**given, "W1": [[0.1, 0.2]] * 2}, "params.W1"), ({**given, "b1": [0.0] * 3}, "params.b1"),
+                       ({**given, "W3": [[0.0]]}, "params.W3"),
+                       ({k: v for k, v in given.items() if k != "b2"}, "params"),
+                       ({**given, "W2": [[0.1, float("inf"), 0.0]]}, "params.W2")):
+        with pytest.raises(ValueInputError) as caught:
+            check_params(spec, bad)
+        assert caught.value.where == {"field": field}
 
 
 def resolve(encoded: Any, nodes: dict[str, dict[str, Any]]) -> Any:

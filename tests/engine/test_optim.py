@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from engine.errors import ValueInputError
+from engine.errors import LimitError, ValueInputError
 from engine.optim import (SGD, Adam, Momentum, Nesterov, RMSProp, first_order_prediction, make_optimizer,
                           sgd_step, taylor_prediction)
 
@@ -168,3 +168,73 @@ def test_make_optimizer_builds_nesterov_and_rmsprop_with_their_settings() -> Non
     rmsprop = make_optimizer("rmsprop", 0.01, rho=0.99, eps=1e-6)
     assert isinstance(nesterov, Nesterov) and nesterov.beta == 0.5
     assert isinstance(rmsprop, RMSProp) and (rmsprop.rho, rmsprop.eps) == (0.99, 1e-6)
+
+
+# ---- Going on from a state sent back ------------------------------------------------------------
+
+SHAPES = {"W": (1, 2)}
+
+
+@pytest.mark.parametrize("name", ["momentum", "nesterov", "rmsprop", "adam"])
+def test_an_optimizer_loaded_with_a_state_takes_the_step_the_original_would_have(name: str) -> None:
+    original = make_optimizer(name, 0.1, rho=0.5, beta=0.8)
+    original.begin()
+    first = original.update("W", THETA, G1)
+    sent = {part: value if isinstance(value, int) else {key: array.tolist() for key, array in value.items()}
+            for part, value in original.state().items()}  # what an answer's optimizer.state holds
+    resumed = make_optimizer(name, 0.1, rho=0.5, beta=0.8)
+    resumed.load_state(sent, SHAPES)
+    fresh = make_optimizer(name, 0.1, rho=0.5, beta=0.8)
+    for optimizer in (original, resumed, fresh):
+        optimizer.begin()
+    resumed_step = resumed.update("W", first, G2)
+    assert resumed_step.tolist() == original.update("W", first, G2).tolist()
+    assert not np.array_equal(fresh.update("W", first, G2), resumed_step)  # without its state: a first step again
+
+
+def test_adam_loaded_at_step_one_makes_the_hand_computed_second_step() -> None:
+    # m = 0.1 g1 = (0.05, -0.1), v = 0.001 g1^2 = (0.00025, 0.001) after one step, t = 1
+    adam = Adam(0.01)
+    adam.load_state({"t": 1, "m": {"W": [[0.05, -0.1]]}, "v": {"W": [[0.00025, 0.001]]}}, SHAPES)
+    adam.begin()
+    second = adam.update("W", THETA, G2)
+    m_hat = np.array([0.055, -0.07]) / (1 - 0.9 ** 2)
+    v_hat = np.array([0.00025975, 0.001039]) / (1 - 0.999 ** 2)
+    np.testing.assert_allclose(second, THETA - 0.01 * m_hat / (np.sqrt(v_hat) + 1e-8), rtol=1e-13)
+    assert adam.t == 2
+
+
+@pytest.mark.parametrize("name, state, field, code", [
+    ("adam", {"velocity": {"W": [[0.0, 0.0]]}}, "optimizer_state.velocity", "invalid_value"),
+    ("sgd", {"t": 1}, "optimizer_state.t", "invalid_value"),
+    ("momentum", {"velocity": {"W": [[0.0, 0.0, 0.0]]}}, "optimizer_state.velocity.W", "invalid_value"),
+    ("momentum", {"velocity": {"W": [[0.0, 0.0], [0.0, 0.0]]}}, "optimizer_state.velocity.W", "invalid_value"),
+    ("momentum", {"velocity": {"b9": [[0.0]]}}, "optimizer_state.velocity.b9", "unknown_param"),
+    ("momentum", {"velocity": {"W": [[0.0, float("nan")]]}}, "optimizer_state.velocity.W", "invalid_value"),
+    ("rmsprop", {"mean_square": {"W": [[0.1, -0.1]]}}, "optimizer_state.mean_square.W", "invalid_value"),
+    ("adam", {"t": 3, "m": {"W": [[0.0, 0.0]]}}, "optimizer_state.v", "invalid_value"),
+    ("adam", {"m": {"W": [[0.0, 0.0]]}, "v": {"W": [[0.0, 0.0]]}}, "optimizer_state.t", "invalid_value"),
+    ("adam", {"t": 2, "m": {"W": [[0.0, 0.0]]}, "v": {"W": [[0.0, -1e-9]]}}, "optimizer_state.v.W", "invalid_value"),
+    ("adam", {"t": -1}, "optimizer_state.t", "invalid_value"),
+    ("adam", {"t": 2**31}, "optimizer_state.t", "limit_exceeded"),
+])
+def test_a_state_that_does_not_fit_is_refused_naming_the_part_and_parameter(name, state, field, code) -> None:
+    optimizer = make_optimizer(name, 0.1)
+    with pytest.raises(ValueInputError if code != "limit_exceeded" else LimitError) as caught:
+        optimizer.load_state(state, SHAPES)
+    assert caught.value.where == {"field": field} and caught.value.code == code
+    assert optimizer.state() == make_optimizer(name, 0.1).state()  # nothing half-loaded
+
+
+def test_every_optimizer_writes_its_update_in_the_lessons_notation() -> None:
+    theta, gradient = "W^{[1]}", "dW^{[1]}"
+    assert SGD(0.1).latex(theta, gradient) == r"W^{[1]} \leftarrow W^{[1]} - \eta\, dW^{[1]}"
+    assert Momentum(0.1).latex(theta, gradient) == (r"v \leftarrow \beta v + dW^{[1]};\ "
+                                                    r"W^{[1]} \leftarrow W^{[1]} - \eta\, v")
+    assert Nesterov(0.1).latex(theta, gradient).endswith(r"W^{[1]} - \eta\, (dW^{[1]} + \beta v)")
+    assert RMSProp(0.1).latex(theta, gradient) == (
+        r"s \leftarrow \rho s + (1 - \rho) (dW^{[1]})^2;\ W^{[1]} \leftarrow W^{[1]} - \eta\, "
+        r"\frac{dW^{[1]}}{\sqrt{s} + \epsilon}")
+    adam = Adam(0.1).latex(theta, gradient)
+    assert r"\frac{m / (1 - \beta_1^t)}{\sqrt{v / (1 - \beta_2^t)} + \epsilon}" in adam
+    assert adam.count("{") == adam.count("}")
