@@ -218,8 +218,11 @@ def _api_error(request: Request, exc: ApiError) -> JSONResponse:
     return envelope(exc.status, exc.code, exc.message, exc.where, exc.headers)
 
 
-def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # NOTE: the exception is passed on explicitly: this handler runs after Starlette's `except` block
+    # has handed it over, where logging.exception would find no exception to log. Nothing of it (its
+    # message may hold the input) goes into the answer.
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return envelope(500, "internal_error", "something went wrong on the server; the request was not processed")
 
 

@@ -5,6 +5,7 @@ import mimetypes
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from engine.limits import LIMITS
 
@@ -29,10 +30,22 @@ mimetypes.add_type("text/javascript", ".js")
 mimetypes.add_type("font/woff2", ".woff2")
 
 
+class ExplorerApp(FastAPI):
+    """FastAPI with the security headers around the whole stack, its last-resort error handler included."""
+
+    content_security_policy = ""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # NOTE: Starlette answers an unexpected exception (the 500 envelope) in ServerErrorMiddleware,
+        # which sits outside every middleware added with add_middleware: as one of those, the headers
+        # would be missing from exactly that answer. So they wrap the stack Starlette builds.
+        return SecurityHeaders(super().build_middleware_stack(), self.content_security_policy)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app; `settings` (else the environment's) choose its rate limits and security headers."""
     settings = settings or get_settings()
-    app = FastAPI(
+    app = ExplorerApp(
         title="Backprop Explorer",
         version=__version__,
         description="Backpropagation and gradient descent, step by step: forward values, backward gradients "
@@ -50,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodyLimit, max_bytes=LIMITS.max_body_bytes)
     app.add_middleware(JsonBodies)
-    app.add_middleware(SecurityHeaders, content_security_policy=settings.content_security_policy)  # outermost
+    app.content_security_policy = settings.content_security_policy  # headers on everything: ExplorerApp
     app.state.rate_limiter = RateLimiter.from_settings(settings)
     return app
 

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     # Short computations (descent, one iteration, long programs) running at once in one process; the
     # rest wait their turn (app.compute). More cores: more workers, not more of these (one GIL).
     compute_threads: int = Field(default=2, ge=1, le=64)
+    # Training runs (network/train, /compare; app.compute.run_long) in their own threads: at most this
+    # many at once in one process, this many more waiting in order; beyond that 429 server_busy.
+    long_run_threads: int = Field(default=2, ge=1, le=64)
+    long_run_queue: int = Field(default=8, ge=0, le=10_000)
 
     # Classroom rooms: in this process's memory unless a Redis URL is given (several workers or machines).
     redis_url: str | None = Field(default=None, description="redis://host:port/db; empty keeps rooms in memory")

@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Iterator
 
-from .errors import LimitError, SourceError
+from .errors import EngineError, LimitError, SourceError
 from .graph import Graph, Span
 from .limits import LIMITS, Limits
 from .ops import Op, function_ops, infix_ops, prefix_ops
@@ -65,16 +65,18 @@ _NOT_THE_LANGUAGE = {
 }
 
 _SOFT_KEYWORDS = frozenset(getattr(keyword, "softkwlist", ())) - {"_"}
+_KEYWORDS = frozenset(keyword.kwlist) | _SOFT_KEYWORDS
 
 
 @dataclass(slots=True)
 class Token:
-    kind: str  # number, name, symbol, newline, end
+    kind: str  # number, name, symbol, newline, end; or error: the first thing that is not the language
     text: str
     line: int
     column: int
     start: int
     end: int
+    error: EngineError | None = None  # of an error token: what to tell the student when the parser reaches it
 
     def describe(self) -> str:
         if self.kind == "end":
@@ -97,13 +99,35 @@ def _bad_character(char: str) -> str:
     return f"the character {char!r} is not part of the language"
 
 
+def _bad_name(name: str, line: int, column: int, limits: Limits) -> EngineError:
+    if len(name) > limits.max_name_chars:
+        return LimitError(f"line {line}, column {column}: the name is longer than {limits.max_name_chars} "
+                          "characters (max_name_chars)", "max_name_chars", limits.max_name_chars,
+                          line=line, column=column)
+    if name in _KEYWORDS:
+        return SourceError(f"'{name}' is a Python keyword, not part of this language: write numbers, names, "
+                           "operators and function calls", line, column, code="not_the_language")
+    return SourceError(f"names with a double underscore (like '{name}') are not allowed", line, column,
+                       code="not_the_language")
+
+
 def tokenize(source: str, limits: Limits = LIMITS) -> list[Token]:
-    return [token for batch in token_batches(source, limits) for token in batch]
+    """Every token of the program, or the error of the first one that is not the language."""
+    tokens = [token for batch in token_batches(source, limits) for token in batch]
+    for token in tokens:
+        if token.error is not None:
+            raise token.error
+    return tokens
 
 
 # Tokens are made a batch at a time as the parser reaches them, so a program over a cap is refused
 # when the parser gets there, without tokenizing the rest of it first.
 TOKEN_BATCH = 512
+
+# NOTE: what the tokenizer refuses (a quote, a keyword, a double underscore, a look-alike character)
+# becomes an error token that ends the stream, and is raised only when the parser reaches it. So the
+# student hears of the first thing wrong in reading order: in __import__('os') the name at column 1,
+# not the quote at column 12 that the tokenizer happens to meet while reading ahead.
 
 
 def token_batches(source: str, limits: Limits = LIMITS) -> Iterator[list[Token]]:
@@ -117,24 +141,37 @@ def token_batches(source: str, limits: Limits = LIMITS) -> Iterator[list[Token]]
     line, line_start, position, parens = 1, 0, 0, 0
     match = _TOKEN.match
     length = len(source)
+    max_name_chars = limits.max_name_chars
     while position < length:
         found = match(source, position)
         if found is None:
             position = _BLANKS.match(source, position).end()
             if position == length:
                 break
-            raise SourceError(_bad_character(source[position]), line, position - line_start + 1,
-                              code="not_the_language")
+            column = position - line_start + 1
+            append(_error_token(SourceError(_bad_character(source[position]), line, column, code="not_the_language"),
+                                line, column, position))
+            break
         kind = found.lastgroup
         start, end = found.span(kind)
-        if kind == "newline":
+        if kind == "name":
+            text = found.group(kind)
+            if len(text) > max_name_chars or "__" in text or text in _KEYWORDS:
+                column = start - line_start + 1
+                append(_error_token(_bad_name(text, line, column, limits), line, column, start))
+                break
+            append(Token("name", text, line, start - line_start + 1, start, end))
+        elif kind == "newline":
             if parens == 0:
                 append(Token("newline", "\n", line, start - line_start + 1, start, end))
             line, line_start = line + 1, end
         elif kind == "symbol":
             text = found.group(kind)
             if text in _NOT_THE_LANGUAGE:
-                raise SourceError(_NOT_THE_LANGUAGE[text], line, start - line_start + 1, code="not_the_language")
+                column = start - line_start + 1
+                append(_error_token(SourceError(_NOT_THE_LANGUAGE[text], line, column, code="not_the_language"),
+                                    line, column, start))
+                break
             if text == "(":
                 parens += 1
             elif text == ")" and parens:
@@ -149,6 +186,10 @@ def token_batches(source: str, limits: Limits = LIMITS) -> Iterator[list[Token]]
             append = tokens.append
     append(Token("end", "", line, position - line_start + 1, position, position))
     yield tokens
+
+
+def _error_token(error: EngineError, line: int, column: int, start: int) -> Token:
+    return Token("error", "", line, column, start, start, error)
 
 
 @dataclass(slots=True)
@@ -196,7 +237,9 @@ class Parser:
         if self.tokens[-1].kind != "end":
             self.tokens.extend(next(self._batches))
 
-    def fail(self, message: str, token: Token, code: str = "syntax_error") -> SourceError:
+    def fail(self, message: str, token: Token, code: str = "syntax_error") -> EngineError:
+        if token.error is not None:  # the token is itself the first thing wrong, and says what
+            return token.error
         return SourceError(message, token.line, token.column, code=code)
 
     def expect(self, text: str, context: str) -> Token:
@@ -236,7 +279,6 @@ class Parser:
     def statement(self) -> int:
         token = self.peek()
         if token.kind == "name" and self.peek_next().kind == "symbol" and self.peek_next().text == "=":
-            self.check_name(token)
             self.check_assignable(token)
             self.advance()
             self.advance()
@@ -262,27 +304,12 @@ class Parser:
             raise self.fail(f"'{name}' is used on line {self.first_use[name].line} before it is assigned here; "
                             "move this assignment above that line", token, "bad_assignment")
 
-    def check_name(self, token: Token) -> None:
-        name = token.text
-        if len(name) > self.limits.max_name_chars:
-            raise LimitError(f"line {token.line}, column {token.column}: the name is longer than "
-                             f"{self.limits.max_name_chars} characters (max_name_chars)",
-                             "max_name_chars", self.limits.max_name_chars, line=token.line, column=token.column)
-        if keyword.iskeyword(name) or name in _SOFT_KEYWORDS:
-            raise self.fail(f"'{name}' is a Python keyword, not part of this language: write numbers, names, "
-                            "operators and function calls", token, "not_the_language")
-        if "__" in name:
-            raise self.fail(f"names with a double underscore (like '{name}') are not allowed", token,
-                            "not_the_language")
-
-    def missing_operator(self, token: Token) -> SourceError:
+    def missing_operator(self, token: Token) -> EngineError:
         if token.kind == "symbol" and token.text == "=":
             return self.fail("only a plain name can stand left of '=' (and '==' comparisons are not "
                              "part of the language)", token)
         if token.kind == "symbol" and token.text == ")":
             return self.fail("this ')' has no matching '('", token)
-        if token.kind == "name":
-            self.check_name(token)  # a keyword such as 'if' or 'for' gets its own message
         if token.kind in ("name", "number") or token.text == "(":
             return self.fail(f"expected an operator such as * before {token.describe()}", token)
         return self.fail(f"expected an operator, a new line or ';', found {token.describe()}", token)
@@ -352,9 +379,8 @@ class Parser:
     def variable(self, token: Token) -> _Operand:
         name = token.text
         known = self.named.get(name)
-        if known is not None:  # checked when it was first named
+        if known is not None:
             return _Operand(known, token, token)
-        self.check_name(token)
         if name in self.functions:
             raise self.fail(f"'{name}' is a function: call it like {name}(x)", token, "bad_call")
         self.first_use[name] = token
@@ -365,7 +391,6 @@ class Parser:
     def call(self, name: Token, depth: int) -> _Operand:
         op = self.functions.get(name.text)
         if op is None:
-            self.check_name(name)
             raise self.fail(f"unknown function '{name.text}'; the functions are {', '.join(sorted(self.functions))}",
                             name, "unknown_function")
         self.advance()

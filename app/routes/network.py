@@ -148,7 +148,7 @@ from engine.nn import MLP, MLPSpec, first_non_finite, iteration, mlp_spec, neuro
 from engine.train import TrainConfig, Trainer, optimizer_json, params_json
 from engine.values import to_json
 
-from ..compute import compute
+from ..compute import compute, run_long
 from ..errors import fields_renamed, refusals
 from ..rate_limit import charge
 from ..schemas import (CompareAnswer, CompareRequest, ErrorEnvelope, IterationAnswer, IterationRequest, NetworkRequest,
@@ -298,7 +298,7 @@ def _train(request: TrainRequest) -> dict[str, Any]:
              summary="Train for N iterations: history, final parameters, decision boundary, divergence if any")
 async def post_train(request: TrainRequest, http: Request) -> Response:
     await charge(http, "training")
-    return json_response(await run_in_threadpool(_train, request))
+    return json_response(await run_long(_train, request))
 
 
 def _compare(request: CompareRequest) -> dict[str, Any]:
@@ -326,7 +326,7 @@ def _compare(request: CompareRequest) -> dict[str, Any]:
              summary="Several optimizers trained from identical initial weights, side by side")
 async def post_compare(request: CompareRequest, http: Request) -> Response:
     await charge(http, "training")
-    return json_response(await run_in_threadpool(_compare, request))
+    return json_response(await run_long(_compare, request))
 
 
 # ---- Training streamed as server-sent events ---------------------------------------------------------

@@ -547,7 +547,9 @@ class Explorer {
       place = fill(el("p", { className: "error-where" }), "error.where_field", { field: el("code", {}, where.field) });
     }
     const kept = this.trace ? el("p", { className: "error-kept" }, t("error.kept")) : null;
-    box.replaceChildren(el("p", { className: "error-title" }, t(titleKey)), message, place, kept);
+    // NOTE: replaceChildren writes a null as the text "null": only the parts this error has go in.
+    const parts = [el("p", { className: "error-title" }, t(titleKey)), message, place, kept];
+    box.replaceChildren(...parts.filter((part) => part !== null));
     box.dataset.code = cause?.code ?? cause?.key ?? "error";
   }
 }

@@ -276,32 +276,60 @@ def test_serve_refuses_out_of_range_settings(capsys, uvicorn_calls, argv):
     assert uvicorn_calls == []
 
 
-def test_serve_with_two_workers_answers_and_stops_cleanly(tmp_path):
-    """A real `backprop-explorer serve --workers 2` on a free port: it answers, and SIGTERM ends it, workers and all."""
+def started_workers(log_path: Path) -> list[str]:
+    return re.findall(r"Started server process \[(\d+)\]", log_path.read_text(errors="replace"))
+
+
+def parent_of(pid: str) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^PPid:\s+(\d+)", status, re.M).group(1))
+
+
+def wait_until(condition, what: str, log_path: Path, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert process.poll() is None, log_path.read_text(errors="replace")
+        assert time.monotonic() < deadline, f"{what} within {seconds} s:\n" + log_path.read_text(errors="replace")
+        time.sleep(0.1)
+
+
+def test_serve_with_three_workers_runs_three_processes_that_serve_and_stop_cleanly(tmp_path):
+    """A real `backprop-explorer serve --workers 3` on a free port: three worker processes under one supervisor
+    answer the API; one killed is replaced while the others serve on; SIGTERM ends it, workers and all."""
     port = free_port()
     log_path = tmp_path / "serve.log"
     env = {**os.environ, "BACKPROP_HOST": "127.0.0.1", "BACKPROP_REDIS_URL": ""}
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2"],
+        process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "3"],
                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}/api/v1"
     try:
-        deadline = time.monotonic() + 60
-        while len(re.findall(r"Application startup complete", log_path.read_text(errors="replace"))) < 2:
-            assert process.poll() is None, log_path.read_text(errors="replace")
-            assert time.monotonic() < deadline, "two workers did not start within 60 s:\n" + log_path.read_text()
-            time.sleep(0.1)
-        answers = [httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=5) for _ in range(20)]
-        assert [answer.status_code for answer in answers] == [200] * 20
-        assert answers[0].json()["status"] == "ok"
+        ready = lambda: log_path.read_text(errors="replace").count("Application startup complete") >= 3  # noqa: E731
+        wait_until(ready, "three workers did not start", log_path, process)
+        workers = started_workers(log_path)
+        assert len(set(workers)) == 3, log_path.read_text()
+        assert all(parent_of(pid) == process.pid for pid in workers)  # three processes, one supervisor
+        with httpx.Client(timeout=10) as client:
+            assert [client.get(f"{base}/health").status_code for _ in range(30)] == [200] * 30
+            traced = client.post(f"{base}/trace", json=WORKED_EXAMPLE)
+            assert traced.status_code == 200 and {n["label"]: n["value"] for n in traced.json()["nodes"]}["f"] == -12
+        os.kill(int(workers[0]), signal.SIGKILL)
+        answers = [httpx.get(f"{base}/health", timeout=10).status_code for _ in range(30)]  # fresh connections
+        assert answers == [200] * 30  # the other two serve meanwhile
+        wait_until(lambda: len(started_workers(log_path)) >= 4, "the killed worker was not replaced", log_path,
+                   process)
+        replaced = started_workers(log_path)[3]
+        assert parent_of(replaced) == process.pid
+        assert httpx.get(f"{base}/health", timeout=10).status_code == 200
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)
     text = log_path.read_text(errors="replace")
     assert code == 0, text
-    workers = set(re.findall(r"Started server process \[(\d+)\]", text))
-    assert len(workers) == 2, text
+    workers = set(started_workers(log_path))
+    assert len(workers) == 4, text
     assert all(not Path(f"/proc/{pid}").exists() for pid in workers), "a worker outlived the server"
-    assert text.count("Finished server process") == 2 and "Traceback" not in text, text
+    assert text.count("Finished server process") == 3 and "Traceback" not in text, text
 
 
 def free_port() -> int:

@@ -7,13 +7,19 @@ status on the node where it happened.
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
+from fastapi import Depends
+from pydantic import BaseModel
 
+from app.main import create_app
+from app.routes import trace as trace_route
+from app.settings import Settings
 from engine.limits import LIMITS
 from engine.ops import function_ops
 
-from .conftest import WORKED_EXAMPLE, assert_envelope, by_label, strict_json
+from .conftest import WORKED_EXAMPLE, TestClient, assert_envelope, by_label, strict_json
 
 TRACE = "/api/v1/trace"
 STATE = "/api/v1/trace/state"
@@ -47,7 +53,7 @@ SOURCE_ERRORS = [
     ("attribute-access", "x.real", {"x": 1}, "not_the_language", (1, 2)),
     ("attribute-dunder", "x.__class__", {"x": 1}, "not_the_language", (1, 2)),
     ("indexing", "x[0]", {"x": 1}, "not_the_language", (1, 2)),
-    ("lambda", "f = lambda x: x", {}, "not_the_language", None),
+    ("lambda", "f = lambda x: x", {}, "not_the_language", (1, 5)),
     ("string-single", "'abc'", {}, "not_the_language", (1, 1)),
     ("string-double", 'x + "abc"', {"x": 1}, "not_the_language", (1, 5)),
     ("keyword-import", "import os", {}, "not_the_language", (1, 1)),
@@ -56,7 +62,7 @@ SOURCE_ERRORS = [
     ("keyword-match", "match = 1", {}, "not_the_language", (1, 1)),
     ("double-underscore-name", "__builtins__ + 1", {}, "not_the_language", (1, 1)),
     ("double-underscore-call", "__import__(x)", {"x": 1}, "not_the_language", (1, 1)),
-    ("dunder-import-os", "__import__('os').system('ls')", {}, "not_the_language", None),
+    ("dunder-import-os", "__import__('os').system('ls')", {}, "not_the_language", (1, 1)),
     ("comparison", "x == 1", {"x": 1}, "not_the_language", (1, 3)),
     ("floor-division", "x // 2", {"x": 1}, "not_the_language", (1, 3)),
     ("braces", "{x}", {"x": 1}, "not_the_language", (1, 1)),
@@ -490,3 +496,114 @@ def test_numerically_bad_programs_with_an_update_and_gradcheck_stay_strict_json(
     state = client.post(STATE, json={**body, "step": 3})
     assert state.status_code == 200
     strict_json(state.text)
+
+
+# ---- An unexpected exception: still the envelope, still the security headers, nothing echoed -----
+
+POLICY = Settings.model_fields["content_security_policy"].default
+SECRET = "<script>secret-detail</script>"  # an exception's text may hold the input: it never goes out
+SECURITY_HEADERS = ("content-security-policy", "x-content-type-options", "referrer-policy", "x-frame-options",
+                    "cross-origin-opener-policy", "permissions-policy")
+
+
+class Body(BaseModel):
+    n: int
+
+
+def broken_dependency() -> None:
+    raise LookupError(SECRET)
+
+
+class RaisingMiddleware:
+    """A middleware that fails on one path: the failure is in the app's own stack, not in a route."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/test/middleware":
+            raise RuntimeError(SECRET)
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture(scope="module")
+def raising_app():
+    """The real app (production headers), plus test-only routes that raise in each place a bug can hide."""
+    app = create_app(Settings(content_security_policy=POLICY, rate_limit_enabled=False))
+
+    @app.get("/test/async")
+    async def raises_in_the_loop() -> None:
+        raise RuntimeError(SECRET)
+
+    @app.get("/test/sync")
+    def raises_in_a_worker_thread() -> None:
+        raise KeyError(SECRET)
+
+    @app.post("/test/body")
+    async def raises_after_validation(body: Body) -> None:
+        raise ZeroDivisionError(SECRET)
+
+    @app.get("/test/dependency")
+    async def raises_in_its_dependency(_: None = Depends(broken_dependency)) -> None:
+        return None
+
+    app.add_middleware(RaisingMiddleware)
+    return app
+
+
+@pytest.fixture
+def raising(raising_app):
+    return TestClient(raising_app, raise_server_exceptions=False)
+
+
+def assert_internal_error(response) -> None:
+    assert response.status_code == 500, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert strict_json(response.text) == {"error": {
+        "code": "internal_error", "message": "something went wrong on the server; the request was not processed",
+        "where": {}}}
+    assert "secret-detail" not in response.text
+    for name in SECURITY_HEADERS:
+        assert name in response.headers, (name, dict(response.headers))
+    assert response.headers["content-security-policy"] == POLICY
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("GET", "/test/async", None),
+    ("GET", "/test/sync", None),
+    ("POST", "/test/body", {"n": 1}),
+    ("GET", "/test/dependency", None),
+    ("GET", "/test/middleware", None),
+], ids=["async-route", "sync-route", "after-validation", "dependency", "middleware"])
+def test_an_unexpected_exception_is_a_500_envelope_with_the_security_headers(raising, caplog, method, path, body):
+    with caplog.at_level(logging.ERROR, logger="backprop_explorer"):
+        response = raising.request(method, path, json=body)
+    assert_internal_error(response)
+    # the traceback is in the server's log (not in the answer), with the request that caused it
+    logged = [record for record in caplog.records if record.name == "backprop_explorer"]
+    assert len(logged) == 1 and logged[0].exc_info is not None, caplog.text
+    assert f"{method} {path}" in logged[0].getMessage()
+    assert SECRET in caplog.text
+    assert_still_serves(raising)
+
+
+def test_a_bad_body_on_a_raising_route_is_still_the_4xx_it_was(raising):
+    error = assert_envelope(raising.post("/test/body", json={"n": "many"}), 422)
+    assert error["where"] == {"field": "n"}
+
+
+def test_a_real_route_whose_engine_fails_unexpectedly_answers_the_500_envelope(raising, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError(SECRET)
+
+    monkeypatch.setattr(trace_route, "trace_graph", broken)
+    assert_internal_error(raising.post(TRACE, json=WORKED_EXAMPLE))
+    monkeypatch.undo()
+    assert_still_serves(raising)
+
+
+def test_the_security_headers_wrap_the_last_resort_error_handler(raising_app):
+    """Not a user middleware (those sit inside Starlette's ServerErrorMiddleware, which answers the 500)."""
+    assert all(entry.cls.__name__ != "SecurityHeaders" for entry in raising_app.user_middleware)
+    assert type(raising_app.build_middleware_stack()).__name__ == "SecurityHeaders"

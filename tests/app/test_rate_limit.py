@@ -6,11 +6,12 @@ is a fake clock, moved by the test.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Coroutine, Iterator
 
 import pytest
 
@@ -36,6 +37,12 @@ LIMITED = {
     "gradcheck": [("/api/v1/trace", GRADCHECK), ("/api/v1/trace/state", {**GRADCHECK, "step": 1})],
 }
 BURST = 2
+
+
+def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """asyncio.run in a thread of its own: this thread may have a loop running already (Playwright's)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result(timeout=60)
 
 
 class FakeClock:
@@ -145,7 +152,7 @@ def test_limits_come_from_backprop_environment_variables(monkeypatch):
 def test_a_bucket_holds_its_burst_and_refills_at_its_rate():
     clock = FakeClock()
     buckets, bucket = MemoryBuckets(clock=clock), Bucket("training", 30.0, 3)  # one token every 2 s
-    take = lambda: asyncio.run(buckets.take(bucket, "a"))  # noqa: E731
+    take = lambda: run(buckets.take(bucket, "a"))  # noqa: E731
     assert [take() for _ in range(3)] == [0.0, 0.0, 0.0]
     assert take() == pytest.approx(2.0)
     clock.now += 1.0
@@ -159,10 +166,10 @@ def test_a_bucket_holds_its_burst_and_refills_at_its_rate():
 def test_the_memory_table_forgets_the_least_recently_seen_clients_first():
     buckets, bucket = MemoryBuckets(max_clients=3, clock=FakeClock()), Bucket("rooms", 6.0, 1)
     for client in ("a", "b", "c", "a", "d"):
-        asyncio.run(buckets.take(bucket, client))
+        run(buckets.take(bucket, client))
     assert len(buckets) == 3
-    assert asyncio.run(buckets.take(bucket, "b")) == 0.0  # forgotten, so full again
-    assert asyncio.run(buckets.take(bucket, "a")) > 0  # remembered: still empty
+    assert run(buckets.take(bucket, "b")) == 0.0  # forgotten, so full again
+    assert run(buckets.take(bucket, "a")) > 0  # remembered: still empty
 
 
 @pytest.mark.parametrize("host, key", [
@@ -193,7 +200,7 @@ def test_two_workers_share_one_bucket_through_redis(redis_url):  # noqa: F811
             await first.close()
             await second.close()
 
-    waits = asyncio.run(takes())
+    waits = run(takes())
     assert waits[:2] == [0.0, 0.0]
     assert 9.0 < waits[2] <= 10.0  # empty for both workers: a token comes back in 10 s
     assert waits[3] == 0.0
@@ -207,7 +214,7 @@ def test_a_redis_that_does_not_answer_lets_requests_through():
         finally:
             await buckets.close()
 
-    assert asyncio.run(take()) == 0.0
+    assert run(take()) == 0.0
 
 
 def test_an_app_with_a_redis_url_keeps_its_buckets_there(redis_url):  # noqa: F811

@@ -176,7 +176,8 @@ def test_an_empty_program_asks_for_an_expression() -> None:
 # ---- Outside the language ------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("source", "values", "code", "line", "column", "fragment"), [
-    ("lambda x: x", {}, "not_the_language", 1, 9, "no lambdas"),
+    ("lambda x: x", {}, "not_the_language", 1, 1, "'lambda' is a Python keyword"),
+    ("f = x: x", {"x": 1}, "not_the_language", 1, 6, "no lambdas"),
     ("lambda", {}, "not_the_language", 1, 1, "'lambda' is a Python keyword"),
     ("import os", {}, "not_the_language", 1, 1, "'import' is a Python keyword"),
     ("a = 1\nfrom_ = 2\nimport x", {}, "not_the_language", 3, 1, "'import' is a Python keyword"),
@@ -189,8 +190,9 @@ def test_an_empty_program_asks_for_an_expression() -> None:
     ("f = x[0]", {"x": 1}, "not_the_language", 1, 6, "indexing"),
     ("f = __x + 1", {}, "not_the_language", 1, 5, "double underscore"),
     ("f = __import__(x)", {}, "not_the_language", 1, 5, "double underscore"),
-    ("__import__('os')", {}, "not_the_language", 1, 12, "strings are not part of the language"),
-    ("__import__('os').system('ls')", {}, "not_the_language", 1, 12, "strings"),
+    ("__import__('os')", {}, "not_the_language", 1, 1, "double underscore (like '__import__')"),
+    ("__import__('os').system('ls')", {}, "not_the_language", 1, 1, "double underscore"),
+    ("f = exp('os')", {}, "not_the_language", 1, 9, "strings are not part of the language"),
     ("f = x == 1", {"x": 1}, "not_the_language", 1, 7, "comparisons"),
     ("f = x // 2", {"x": 1}, "not_the_language", 1, 7, "'//'"),
     ("f = x % 2", {"x": 1}, "not_the_language", 1, 7, "'%'"),
@@ -204,6 +206,55 @@ def test_python_that_is_not_the_language_is_refused(source: str, values: dict, c
     assert isinstance(error, SourceError)
     assert (error.code, error.line, error.column) == (code, line, column)
     assert fragment in error.message
+
+
+# ---- Reading order: the first thing wrong is the one reported -------------------------------------
+
+# Each is refused by the tokenizer wherever it stands: a keyword, a double underscore, a string, a
+# comparison, a character outside the language, an overlong name.
+NOT_TOKENS = [("if", "'if' is a Python keyword"), ("__x", "double underscore"), ("'s'", "strings"),
+              ("==", "comparisons"), ("\u2212", "U+2212"), ("n" * (LIMITS.max_name_chars + 1), "max_name_chars")]
+
+
+@pytest.mark.parametrize(("bad", "fragment"), NOT_TOKENS, ids=[fragment for _, fragment in NOT_TOKENS])
+def test_a_token_outside_the_language_is_reported_where_it_stands_in_reading_order(bad: str, fragment: str) -> None:
+    # first in the program: it is the error, at column 5
+    error = refused(f"f = {bad} + x", {"x": 1})
+    assert (error.line, error.column) == (1, 5) and fragment in error.message
+    # after a syntax error: the syntax error comes first, though the tokenizer read the bad token already
+    error = refused(f"f = x + * {bad}", {"x": 1})
+    assert (error.code, error.line, error.column) == ("syntax_error", 1, 9)
+    assert "found '*'" in error.message
+    # after an earlier statement with a syntax error on another line
+    error = refused(f"a = (x\nb = {bad}", {"x": 1})
+    assert error.code == "syntax_error" and "expected ')'" in error.message
+    # on line 2 of a good program: line 2, column 5
+    error = refused(f"a = x * 2\nb = {bad}", {"x": 1})
+    assert (error.line, error.column) == (2, 5) and fragment in error.message
+
+
+def test_reading_order_holds_across_token_batches() -> None:
+    # The tokenizer works a batch of tokens ahead of the parser: a syntax error in the first batch
+    # still comes before a bad token in the same or the next batch.
+    prefix = "f = " + " + ".join(["x"] * 200)  # 401 tokens
+    error = refused(prefix + " + * " + "x + " * 100 + "__import__('os')", {"x": 1})
+    assert (error.code, error.column) == ("syntax_error", len(prefix) + 4)
+    error = refused(prefix + " + " + "x + " * 100 + "__import__('os')", {"x": 1})
+    assert error.code == "not_the_language" and "double underscore" in error.message
+    assert error.column == len(prefix) + 4 + 4 * 100
+
+
+def test_the_first_of_two_bad_tokens_is_reported() -> None:
+    error = refused("f = import + 'a'")
+    assert (error.column, error.code) == (5, "not_the_language") and "'import'" in error.message
+    error = refused("f = 'a' + import")
+    assert error.column == 5 and "strings" in error.message
+
+
+def test_tokenize_raises_the_first_bad_tokens_error() -> None:
+    with pytest.raises(SourceError) as caught:
+        tokenize("x + 1\ny = __import__('os')")
+    assert (caught.value.line, caught.value.column) == (2, 5) and "double underscore" in caught.value.message
 
 
 def test_a_cyrillic_look_alike_letter_is_named_and_located() -> None:

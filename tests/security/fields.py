@@ -24,7 +24,7 @@ EXAMPLES = {"/api/v1/rooms/{code}/quiz/reveal": {"answer": -4}, "/api/v1/rooms":
 @dataclass
 class Field:
     path: Path
-    kind: str  # "string", "number" or "integer"
+    kind: str  # "string", "number", "integer" or "array"
     schema: dict[str, Any]
 
     @property
@@ -65,6 +65,7 @@ def _walk(schema: dict[str, Any], spec: dict[str, Any], path: Path, depth: int =
     if kind in ("string", "number", "integer"):
         yield Field(path, kind, schema)
     elif kind == "array":
+        yield Field(path, "array", schema)
         items = schema.get("prefixItems") or [schema.get("items", {})]
         yield from _walk(items[0], spec, path + (0,), depth + 1)
     elif kind == "object":

@@ -2,8 +2,9 @@
 
 The bad inputs of the earlier issues are replayed from their own tests' tables (tests/app), so a case
 added there is replayed here too; then, on every operation that takes a body (read from the OpenAPI
-document): oversized bodies, deep JSON, wrong content types, invalid UTF-8, and NaN, Infinity, huge
-numbers and out-of-range values in every numeric field.
+document): oversized bodies, deep JSON, wrong content types, invalid UTF-8; NaN, Infinity, huge, out
+of range and non-numbers in every numeric field; and every list and string one past its bounds.
+Parameters outside the body (path, query, header, cookie) are attacked in test_parameters.py.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from engine.limits import LIMITS
 from tests.app import test_classroom_rooms, test_data_routes, test_descent_routes, test_errors, \
     test_network_bad_input
 
-from .fields import KEY, Field, Operation, operations, target, with_value
+from .fields import KEY, Field, Operation, operations, target, with_key, with_value
 from .wire import REFUSAL_SECONDS, WORKED_EXAMPLE, assert_refused
 
 OPERATIONS = operations()
@@ -91,10 +92,41 @@ def test_room_states_out_of_bounds(wire, room, case):
     assert assert_refused(answer, 422)["where"]["field"] == field
 
 
-@pytest.mark.parametrize("source", ["(" * 10_000 + "x" + ")" * 10_000, "-" * 10_000 + "x", "+".join(["x"] * 20_000),
-                                    "x " + "y" * 40_000], ids=["parentheses", "minuses", "chain", "long-token"])
-def test_programs_at_the_caps(wire, source):
-    assert_refused(wire.post("/api/v1/trace", {"source": source, "values": {"x": 1}}), 422)
+@pytest.mark.parametrize("source, limit", [
+    ("(" * 10_000 + "x" + ")" * 10_000, "max_depth"), ("-" * 10_000 + "x", "max_depth"),
+    ("+".join(["x"] * 20_000), "max_nodes"), ("x " + "y" * 40_000, "max_name_chars"),
+    ("x + " * 25_000 + "x", "max_source_chars"), (" + ".join(["x"] * 100_000), "max_source_chars"),
+    ("x;" * 20_000, "max_statements"),
+], ids=["parentheses", "minuses", "chain", "long-token", "100-kb", "100000-term-chain", "statements"])
+def test_programs_at_the_caps(wire, source, limit):
+    answer = wire.post("/api/v1/trace", {"source": source, "values": {"x": 1}})
+    # NOTE: up to 300 KB of program crosses the socket: a little more time for the biggest.
+    error = assert_refused(answer, 422, seconds=REFUSAL_SECONDS * (1 + len(source) // 100_000))
+    if limit == "max_source_chars":  # refused by the request model before the parser sees it
+        assert error["where"]["field"] == "source" and f"{LIMITS.max_source_chars}" in error["message"], error
+    else:
+        assert error["code"] == "limit_exceeded" and error["where"].get("limit") == limit, error
+        assert limit in error["message"]
+
+
+@pytest.mark.parametrize("values, code, field", [
+    ({"x": -2, "y": 5}, "missing_value", "values.z"),
+    ({"x": -2, "y": 5, "z": -4, "w": 1}, "unused_value", "values.w"),
+    ({"x": -2, "y": 5, "z": -4, "q": 1}, "unused_value", "values.q"),
+], ids=["missing", "unused", "for-an-assigned-name"])
+def test_values_that_do_not_fit_the_program(wire, values, code, field):
+    error = assert_refused(wire.post("/api/v1/trace", {**WORKED_EXAMPLE, "values": values}), 422)
+    assert (error["code"], error["where"]) == (code, {"field": field})
+
+
+@pytest.mark.parametrize("case", test_errors.NUMERICALLY_BAD, ids=[case[0] for case in test_errors.NUMERICALLY_BAD])
+def test_legal_programs_whose_numbers_break_answer_200_with_the_status_on_the_node(wire, case):
+    source, values, label, status = case
+    answer = wire.post("/api/v1/trace", {"source": source, "values": values, "gradcheck": True})
+    assert answer.status == 200, str(answer)
+    nodes = [node for node in json.loads(answer.body, parse_constant=lambda token: pytest.fail(token))["nodes"]
+             if node["label"] == label]
+    assert nodes and nodes[0]["status"] == status and nodes[0]["value"] is None, nodes
 
 
 # ---- Bodies that are not requests, on every operation -----------------------------------------------
@@ -174,8 +206,8 @@ def out_of_range(field: Field) -> list[str]:
     if "exclusiveMinimum" in schema:
         tokens.append(repr(schema["exclusiveMinimum"]))
     if field.kind == "integer":
-        tokens += ["2.5", '"3"', "true"]
-    return tokens
+        tokens += ["2.5"]
+    return tokens + ['"3"', "true", "{}"]  # not numbers at all
 
 
 def body_with_token(operation: Operation, field: Field, token: str) -> bytes:
@@ -193,6 +225,63 @@ def test_nan_infinity_huge_and_out_of_range_numbers_are_refused_naming_the_field
         assert error["where"].get("field", "").startswith(str(top)), (token, error)
         if token in ("NaN", "Infinity", "-Infinity"):
             assert token.encode() not in answer.body  # strict JSON out, and the input is not echoed
+
+
+# ---- Sizes: one item or character past each bound the schema gives, in every list and string ----------
+
+def value_at(example: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        if isinstance(step, int):
+            example = example[step] if isinstance(example, list) and example else None
+        else:
+            example = example.get(step) if isinstance(example, dict) else None
+    return example
+
+
+def an_item(operation: Operation, field: Field) -> Any:
+    """An item that would fit the list: the example's own first item, else the simplest number or list."""
+    present = value_at(operation.example, field.path)
+    if isinstance(present, list) and present:
+        return present[0]
+    items = field.schema.get("items", {})
+    members = [items, *items.get("anyOf", [])]
+    if any(member.get("type") == "array" for member in members):
+        return [1.0] * max(1, next(m for m in members if m.get("type") == "array").get("minItems", 1))
+    return 1.0
+
+
+def size_cases() -> list[Any]:
+    cases = []
+    for operation in OPERATIONS:
+        for field in operation.fields:
+            if field.kind == "array" and "maxItems" in field.schema:
+                cases.append(pytest.param(operation, field, field.schema["maxItems"] + 1,
+                                          id=f"{operation.label} {field.name} maxItems+1"))
+            if field.kind == "array" and field.schema.get("minItems", 0) > 0:
+                cases.append(pytest.param(operation, field, field.schema["minItems"] - 1,
+                                          id=f"{operation.label} {field.name} minItems-1"))
+            if field.kind == "string" and "maxLength" in field.schema:
+                cases.append(pytest.param(operation, field, field.schema["maxLength"] + 1,
+                                          id=f"{operation.label} {field.name} maxLength+1"))
+    return cases
+
+
+@pytest.mark.parametrize("operation, field, size", size_cases())
+def test_lists_and_strings_one_past_their_bounds_are_refused_naming_the_field(wire, room, operation, field, size):
+    path, key = target(operation, room)
+    if field.kind == "string" and field.path[-1] is KEY:
+        body = with_key(operation.example, field.path, "k" * size)
+    elif field.kind == "string":
+        body = with_value(operation.example, field.path, "x" * size)
+        if field.path == ("source",) and "surface" in body:
+            body["surface"] = "custom"  # a surface's program is read only for the custom surface
+    else:
+        body = with_value(operation.example, field.path, [an_item(operation, field)] * size)
+    raw = json.dumps(body).encode()
+    # NOTE: the largest of these (a text of a million characters) takes a while to cross the socket.
+    error = assert_refused(wire.post(path, raw, key), 422, seconds=REFUSAL_SECONDS * (1 + len(raw) // 100_000))
+    top = next(step for step in field.path if step is not KEY)
+    assert error["where"].get("field", "").startswith(str(top)), error
 
 
 @pytest.mark.parametrize("query", ["points=NaN", "noise=Infinity", "noise=-inf", "seed=1e400", "points=" + "9" * 400,

@@ -102,3 +102,17 @@ def test_a_room_with_html_in_its_state_and_question_stays_inert_for_its_students
     probe.page.wait_for_function("(text) => document.body.innerText.includes(text)", arg=PAYLOAD)
     assert_shows_as_text(probe.page, "[data-testid=source]", PAYLOAD)
     assert_inert(probe)
+
+
+@pytest.mark.parametrize("path", [
+    f"/api/v1/rooms/{q(PAYLOAD)}", f"/api/v1/rooms/{q(PAYLOAD)}/qr.svg", f"/api/v1/data/points?dataset={q(PAYLOAD)}",
+    f"/api/v1/{q(PAYLOAD)}", f"/static/{q(PAYLOAD)}", f"/join/{q(PAYLOAD)}",
+], ids=["room", "room-qr", "query", "unknown-route", "static", "join"])
+def test_an_error_answer_opened_in_the_browser_is_text_not_a_page(open_watched, path):
+    """A link to the API with HTML in it: the refusal is JSON sent with nosniff, so Chromium shows it as text."""
+    probe = open_watched(path)
+    page = probe.page
+    assert page.evaluate("() => document.contentType") in ("application/json", "text/html")
+    if page.evaluate("() => document.contentType") == "application/json":
+        assert '"error"' in page.evaluate("() => document.body.innerText")
+    assert_inert(probe)

@@ -83,6 +83,23 @@ class Wire:
         finally:
             connection.close()
 
+    def peek(self, method: str, target: str, headers: dict[str, str] | None = None, *, most: int = 65_536) -> Answer:
+        """One request whose answer may be an endless event stream: its status, headers and first bytes."""
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        try:
+            started = time.perf_counter()
+            connection.putrequest(method, target, skip_accept_encoding=True)
+            for name, value in (headers or {}).items():
+                connection.putheader(name, value)
+            connection.endheaders()
+            response = connection.getresponse()
+            content = response.read1(most) if response.status < 300 else response.read()
+            seconds = time.perf_counter() - started
+            return Answer(response.status, {name.lower(): value for name, value in response.getheaders()}, content,
+                          seconds)
+        finally:
+            connection.close()
+
     def post(self, target: str, body: Any, headers: dict[str, str] | None = None) -> Answer:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         return self.send("POST", target, raw, {**JSON, **(headers or {})})
