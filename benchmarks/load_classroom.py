@@ -3,6 +3,8 @@
     python benchmarks/load_classroom.py                  # 200 students, 20 changes, rooms in memory
     python benchmarks/load_classroom.py --redis          # 2 workers sharing a temporary redis-server
     python benchmarks/load_classroom.py --quick          # a short smoke run (20 students, 5 changes)
+    python benchmarks/load_classroom.py --payload 17000  # changes are a network page's results (POST .../results)
+    python benchmarks/load_classroom.py --iteration      # then every student asks for the teacher's iteration
 
 The server runs here as subprocesses on free 127.0.0.1 ports (uvicorn, --no-access-log): one worker
 with rooms in memory, or with --redis a temporary redis-server (Debian: apt-get install redis-server;
@@ -11,14 +13,20 @@ Students are raw asyncio connections (one per student, as a browser's EventSourc
 client costs little next to the server.
 
 Figures, each beside a baseline from the same run:
-- delivery: from the moment the teacher's POST /state is sent to the moment each student has the
+- delivery: from the moment the teacher's POST /state (/results) is sent to the moment each student has the
   whole event, p50 / p99 / max over every student and change (target: p99 <= 1 s, no errors),
   against the same changes delivered to 1 student;
 - memory per connected student: the server's resident memory (VmRSS, summed over the workers) with
   the students connected, minus the same with none, divided by their number; against the server's
   whole resident memory. Connections are checked (the room's `students` count) before memory is read.
+- with --iteration, what a network page's student does when the step view shows a new position of the
+  teacher's (one step taken, or a run ended): every student at once asks POST /network/iteration at the
+  teacher's new parameters (the page's default network, 2-8-8-1 on 200 moons points), and each one's time
+  to its answer, p50 / p99 / max, against 1 student asking alone. (Students never train or compare: they
+  show the teacher's results, and ask for the iteration only once their step view shows it.)
 
-Bounded: --students <= 1,000, --changes <= 200, and the whole run gives up after --timeout seconds.
+Bounded: --students <= 1,000, --changes <= 200, --payload <= 32,000 bytes (the room-state limit), and the
+whole run gives up after --timeout seconds.
 Nothing but 127.0.0.1 is contacted. Servers are always stopped, also on Ctrl-C.
 """
 from __future__ import annotations
@@ -44,6 +52,11 @@ from typing import Any, Iterator
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 TARGET_P99 = 1.0
+# The network page's default network (static/js/network_spec.js DEFAULTS): what a student's page asks for.
+NETWORK = {"layers": [{"units": 8, "activation": "tanh"}, {"units": 8, "activation": "tanh"},
+                      {"units": 1, "activation": "sigmoid"}],
+           "loss": "bce", "data": {"dataset": "moons", "points": 200, "noise": 0.1, "seed": 0}, "test_fraction": 0.2,
+           "optimizer": {"name": "sgd", "learning_rate": 0.1}, "batch_size": None, "seed": 0}
 
 
 def free_port() -> int:
@@ -217,15 +230,18 @@ async def connect(students: list[Student], timeout: float) -> None:
 
 
 async def deliver(teacher: Server, room: dict[str, Any], students: list[Student], changes: int,
-                  gap: float) -> Delivery:
+                  gap: float, payload: int = 0) -> Delivery:
     """Post `changes` states, `gap` seconds apart; every student must get each one."""
     loop = asyncio.get_running_loop()
     sent: dict[int, float] = {}
     for step in range(changes):
         started = time.perf_counter()
+        if payload:  # a network page's packed results (a base64 boundary, curves, parameters) of this size
+            path, body = "results", {"page": "network", "results": {"packed": (f"{step:08d}" * (payload // 8 + 1))[:payload]}}
+        else:
+            path, body = "state", {"page": "explorer", "state": {"step": step, "source": "q = x + y\nf = q * z"}}
         answer = await loop.run_in_executor(None, lambda: http(
-            "POST", f"{teacher.base}/api/v1/rooms/{room['code']}/state",
-            {"page": "explorer", "state": {"step": step, "source": "q = x + y\nf = q * z"}},
+            "POST", f"{teacher.base}/api/v1/rooms/{room['code']}/{path}", body,
             {"X-Presenter-Key": room["presenter_key"]}))
         sent[answer["version"]] = started
         await asyncio.sleep(gap)
@@ -255,7 +271,39 @@ def total_rss(started: list[Server]) -> int:
     return sum(rss_bytes(server.process.pid) for server in started)
 
 
-async def measure(started: list[Server], count: int, changes: int, gap: float, settle: float) -> dict[str, Any]:
+# ---- A student's page asking for the teacher's iteration -----------------------------------------
+
+async def post_json(server: Server, path: str, body: bytes) -> float:
+    """POST on a fresh connection; -> the seconds to the whole answer (an error if it is not 200)."""
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection(HOST, server.port)
+    try:
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        status = await reader.readline()
+        await reader.read()  # to the end: the server closes after the answer
+    finally:
+        writer.close()
+    if b" 200 " not in status:
+        raise RuntimeError(status.decode(errors="replace").strip())
+    return time.perf_counter() - started
+
+
+async def iterations(servers_: list[Server], count: int) -> Delivery:
+    """Every student at once asks for the iteration at the teacher's parameters (one step taken)."""
+    loop = asyncio.get_running_loop()
+    first = await loop.run_in_executor(None, lambda: http(
+        "POST", f"{servers_[0].base}/api/v1/network/iteration", {**NETWORK, "view": "layer", "encoding": "list"}))
+    body = json.dumps({**NETWORK, "params": first["params_after"], "optimizer_state": first["optimizer"]["state"],
+                       "view": "layer", "encoding": "list"}).encode()
+    results = await asyncio.gather(*(post_json(servers_[k % len(servers_)], "/api/v1/network/iteration", body)
+                                     for k in range(count)), return_exceptions=True)
+    return Delivery([r for r in results if isinstance(r, float)],
+                    [f"{type(r).__name__}: {r}" for r in results if not isinstance(r, float)])
+
+
+async def measure(started: list[Server], count: int, changes: int, gap: float, settle: float, payload: int = 0,
+                  iteration: bool = False) -> dict[str, Any]:
     teacher = started[0]
     room = http("POST", f"{teacher.base}/api/v1/rooms", {"page": "explorer", "state": {"step": 0}})
     code = room["code"]
@@ -269,7 +317,7 @@ async def measure(started: list[Server], count: int, changes: int, gap: float, s
 
     one = [Student(started[-1], code)]  # the baseline: one student, on the last worker
     await connect(one, 10)
-    baseline = await deliver(teacher, room, one, changes, gap)
+    baseline = await deliver(teacher, room, one, changes, gap, payload)
     await stop_students(one)
     await asyncio.sleep(settle)
 
@@ -281,10 +329,15 @@ async def measure(started: list[Server], count: int, changes: int, gap: float, s
     await asyncio.sleep(settle)
     seen = http("GET", f"{teacher.base}/api/v1/rooms/{code}")["students"]
     rss_after = total_rss(started)
-    loaded = await deliver(teacher, room, students, changes, gap)
+    loaded = await deliver(teacher, room, students, changes, gap, payload)
+    figures = {"baseline": baseline, "loaded": loaded, "rss_before": rss_before, "rss_after": rss_after,
+               "connected": seen, "connect_seconds": connect_seconds}
+    if iteration:
+        await iterations(started, 2)  # warm-up
+        figures["iteration_one"] = await iterations(started, 1)
+        figures["iteration_all"] = await iterations(started, count)
     await stop_students(students)
-    return {"baseline": baseline, "loaded": loaded, "rss_before": rss_before, "rss_after": rss_after,
-            "connected": seen, "connect_seconds": connect_seconds}
+    return figures
 
 
 def ms(seconds: float) -> str:
@@ -299,23 +352,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis", action="store_true", help="rooms in a temporary redis-server, several workers")
     parser.add_argument("--workers", type=int, default=2, help="worker processes with --redis (default 2)")
     parser.add_argument("--quick", action="store_true", help="a short smoke run (20 students, 5 changes)")
+    parser.add_argument("--payload", type=int, default=0,
+                        help="each change is a network page's results of this many bytes (default 0: a small state)")
+    parser.add_argument("--iteration", action="store_true",
+                        help="then every student asks for the iteration at the teacher's parameters at once")
     parser.add_argument("--timeout", type=float, default=120, help="give up after this many seconds (default 120)")
     args = parser.parse_args(argv)
     count = args.students if args.students is not None else (20 if args.quick else 200)
     changes = args.changes if args.changes is not None else (5 if args.quick else 20)
-    if not (1 <= count <= 1_000 and 1 <= changes <= 200 and 1 <= args.workers <= 8):
-        parser.error("--students 1..1000, --changes 1..200, --workers 1..8")
+    if not (1 <= count <= 1_000 and 1 <= changes <= 200 and 1 <= args.workers <= 8 and 0 <= args.payload <= 32_000):
+        parser.error("--students 1..1000, --changes 1..200, --workers 1..8, --payload 0..32000")
     workers = args.workers if args.redis else 1
 
     store = f"Redis, {workers} workers" if args.redis else "memory, 1 worker"
     print(f"load_classroom  python {platform.python_version()}, {os.cpu_count()} CPUs, uvicorn on {HOST}, rooms in "
-          f"{store}; {count} students, {changes} changes {args.gap:g} s apart{'  [--quick]' if args.quick else ''}")
+          f"{store}; {count} students, {changes} changes {args.gap:g} s apart"
+          f"{f' (results of {args.payload:,} bytes)' if args.payload else ''}{'  [--quick]' if args.quick else ''}")
     with ExitStack() as stack:
         redis_url = stack.enter_context(redis_server()) if args.redis else None
         started = stack.enter_context(servers(workers, redis_url))
         try:
             figures = asyncio.run(asyncio.wait_for(measure(started, count, changes, args.gap,
-                                                     0.1 if args.quick else 0.5), args.timeout))
+                                                     0.1 if args.quick else 0.5, args.payload, args.iteration),
+                                             args.timeout))
         except asyncio.TimeoutError:
             print(f"gave up after {args.timeout:g} s")
             return 1
@@ -335,6 +394,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'server memory with no student (VmRSS)':<44} {'':>14} {figures['rss_before'] / 2**20:>16.1f} MiB")
     print(f"  {'server memory with the students (VmRSS)':<44} {figures['rss_after'] / 2**20:>10.1f} MiB")
     print(f"  {'memory per connected student':<44} {per_student / 1024:>10.1f} KiB")
+    if args.iteration:
+        one, every = figures["iteration_one"], figures["iteration_all"]
+        for name, q in (("iteration asked by every student: p50", 0.5), ("iteration asked by every student: p99", 0.99)):
+            print(f"  {name:<44} {ms(every.percentile(q)):>14} {ms(one.percentile(q)):>20}")
+        print(f"  {'iteration asked by every student: max':<44} {ms(max(every.latencies, default=float('nan'))):>14} "
+              f"{ms(max(one.latencies, default=float('nan'))):>20}")
+        print(f"  {'iteration errors':<44} {len(every.errors):>14} {len(one.errors):>20}")
     for error in sorted(set(loaded.errors))[:5]:
         print(f"  error: {error}")
     print()

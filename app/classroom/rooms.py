@@ -1,10 +1,12 @@
 """A classroom room: the teacher drives it with the presenter key, students follow its events.
 
 Fields of a stored room: `key` (the digest of the presenter key), `created`, `state` (the teacher's
-page, as JSON), `quiz` (the open or revealed question, with its right answer, as JSON) and `closed`.
-Events, numbered by the store: `state`, `quiz` (a question opened, without its answer), `reveal`
-(the right answer and the counts) and `closed`. A stream starts with `snapshot` (the whole room)
-unless the student's Last-Event-ID lets it replay exactly the events missed.
+page, as JSON), `results` (what that page shows beyond its address, as JSON), `quiz` (the open or
+revealed question, with its right answer, as JSON) and `closed`. Events, numbered by the store:
+`state`, `results`, `quiz` (a question opened, without its answer), `reveal` (the right answer and the
+counts) and `closed`. A stream starts with `snapshot` (the whole room) unless the student's
+Last-Event-ID lets it replay the events missed (of the `state` and of the `results` events only the
+last: each one is whole).
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from engine.limits import LIMITS, Limits
 from engine.trace import trace
 
 from ..errors import ApiError
-from ..schemas import AnswerIn, QuizOpen, RevealIn, RoomState
+from ..schemas import AnswerIn, QuizOpen, RevealIn, RoomResults, RoomState
 from ..settings import Settings
 from .codes import key_digest, key_matches, new_code, new_presenter_key, new_student_id, normalize_code
 from .qr import qr_svg
@@ -109,6 +111,17 @@ def _public_quiz(quiz: dict[str, Any] | None) -> dict[str, Any] | None:
     return quiz if quiz["status"] == "revealed" else {key: value for key, value in quiz.items() if key != "answer"}
 
 
+WHOLE_EVENTS = ("state", "results")  # each one replaces the one before
+
+
+def latest_whole_only(events: list[Event]) -> list[Event]:
+    """The events a reconnecting student needs: a `state` holds the teacher's whole page and `results`
+    all of its results, so of each only the last counts (a training run publishes its results a few
+    times a second; 200 students coming back after a worker stopped must not each download every one)."""
+    last = {kind: max((event.id for event in events if event.type == kind), default=None) for kind in WHOLE_EVENTS}
+    return [event for event in events if event.type not in last or event.id == last[event.type]]
+
+
 def _frame(event_id: int, event_type: str, data: bytes) -> bytes:
     # Server-sent events: orjson writes no new lines, so one data line holds the whole object.
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (event_id, event_type.encode(), data)
@@ -169,12 +182,16 @@ class Classroom:
     def _state(fields: dict[str, str]) -> dict[str, Any] | None:
         return orjson.loads(fields["state"]) if fields.get("state") else None
 
+    @staticmethod
+    def _results(fields: dict[str, str]) -> dict[str, Any] | None:
+        return orjson.loads(fields["results"]) if fields.get("results") else None
+
     def join_url(self, base_url: str, code: str) -> str:
         return f"{(self.settings.public_url or base_url).rstrip('/')}/join/{code}"
 
     def _snapshot(self, code: str, fields: dict[str, str]) -> dict[str, Any]:
         return {"code": code, "version": int(fields["seq"]), "state": self._state(fields),
-                "quiz": _public_quiz(self._quiz(fields))}
+                "results": self._results(fields), "quiz": _public_quiz(self._quiz(fields))}
 
     async def _view(self, code: str, fields: dict[str, str], base_url: str) -> dict[str, Any]:
         students = await self.store.student_count(code)
@@ -209,7 +226,7 @@ class Classroom:
     @unreachable_store_is_503
     async def create(self, base_url: str, first: RoomState | None) -> dict[str, Any]:
         key = new_presenter_key()
-        fields = {"key": key_digest(key), "created": repr(self.clock()), "state": "", "quiz": ""}
+        fields = {"key": key_digest(key), "created": repr(self.clock()), "state": "", "results": "", "quiz": ""}
         for _ in range(8):  # 31^6 codes: a collision is rare, eight in a row is a broken random source
             code = new_code()
             result = await self.store.create(code, fields)
@@ -238,14 +255,30 @@ class Classroom:
             raise ApiError(404, "room_not_found", "the room has ended")
         return event.id
 
-    @unreachable_store_is_503
-    async def set_state(self, code_text: str, key: str | None, state: RoomState) -> dict[str, Any]:
+    async def _updating(self, code_text: str, key: str | None) -> str:
+        """The room the presenter key drives, if its changes (state and results together) are not too fast."""
         code, _ = await self._presenter(code_text, key)
         wait = await self.store.hit(f"state:{code}", self.limits.max_room_updates_per_second, 1.0)
         if wait:
             raise ApiError(429, "too_many_updates", f"at most {self.limits.max_room_updates_per_second} changes a "
                            "second (max_room_updates_per_second)", headers={"Retry-After": str(math.ceil(wait))})
+        return code
+
+    @unreachable_store_is_503
+    async def set_state(self, code_text: str, key: str | None, state: RoomState) -> dict[str, Any]:
+        code = await self._updating(code_text, key)
         return {"version": await self._publish_state(code, state)}
+
+    @unreachable_store_is_503
+    async def set_results(self, code_text: str, key: str | None, body: RoomResults) -> dict[str, Any]:
+        code = await self._updating(code_text, key)
+        payload = {"page": body.page, "results": body.results, "at": self.clock()}
+        event = await self.store.publish(code, {"results": _json(payload)}, "results",
+                                         orjson.dumps({"type": "results", **payload}))
+        if event is None:
+            await self._room(code)  # raises the 404
+            raise ApiError(404, "room_not_found", "the room has ended")
+        return {"version": event.id}
 
     async def _gradient(self, ask: QuizOpen) -> float:
         answer = await run_in_threadpool(lambda: trace(ask.source or "", ask.values).to_dict())
@@ -350,7 +383,7 @@ class Classroom:
         if after is not None:
             missed = await self.store.events_after(code, after)
             if missed is not None:
-                return [_frame(event.id, event.type, event.data) for event in missed], \
+                return [_frame(event.id, event.type, event.data) for event in latest_whole_only(missed)], \
                     (missed[-1].id if missed else after)
         fields = await self.store.load(code)
         if fields is None:

@@ -2,7 +2,9 @@
 
 The teacher's calls carry the presenter key (X-Presenter-Key) that POST /rooms answered with once.
 Students need only the room code: GET /rooms/{code}/events is a server-sent event stream (the whole
-room at once, then every change; Last-Event-ID catches a reconnecting student up).
+room at once, then every change; Last-Event-ID catches a reconnecting student up). The teacher's page
+sends its state (address and view: small, often) and its results (a network page's training: larger,
+only when they change) apart, so that a new step does not send the results again.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from ..classroom.rooms import Classroom
 from ..classroom.store import StoreUnavailable
 from ..errors import refusals
 from ..rate_limit import charge
-from ..schemas import AnswerIn, QuizOpen, RevealIn, RoomState, event_stream
+from ..schemas import AnswerIn, QuizOpen, RevealIn, RoomResults, RoomState, event_stream
 from ..settings import get_settings
 
 
@@ -134,10 +136,17 @@ async def set_room_state(request: Request, code: RoomCode, state: RoomState,
     return await classroom_of(request).set_state(code, key, state)
 
 
+@router.post("/{code}/results", responses=_errors(403, 404, 413, 415, 429, 503),
+             summary="What the teacher's page shows beyond its address (a training run): every student shows it")
+async def set_room_results(request: Request, code: RoomCode, results: RoomResults,
+                           key: PresenterKey = None) -> dict[str, Any]:
+    return await classroom_of(request).set_results(code, key, results)
+
+
 @router.get("/{code}/events", responses={
-                200: {"content": event_stream("snapshot", "state", "quiz", "reveal", "closed")},
+                200: {"content": event_stream("snapshot", "state", "results", "quiz", "reveal", "closed")},
                 **_errors(404, 429, 503)},
-            summary="Server-sent events: snapshot, then state, quiz, reveal and closed")
+            summary="Server-sent events: snapshot, then state, results, quiz, reveal and closed")
 async def room_events(request: Request, code: RoomCode,
                       last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=32)] = None,
                       after: Annotated[int | None, Query(ge=0, le=2**53,

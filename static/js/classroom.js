@@ -1,7 +1,8 @@
 // Classroom mode, without any drawing: a page's classroom controls build on these.
 // - Presenter: the teacher's side. Creates a room (code, join link, QR code, presenter key), keeps the
-//   key in this tab's sessionStorage, sends the page's state (at most ~10 times a second, the latest
-//   wins), opens a "predict the gradient" question, polls the answers, reveals, ends the room.
+//   key in this tab's sessionStorage, sends the page's state and, apart, its results (each at most ~10
+//   times a second, the latest wins), opens a "predict the gradient" question, polls the answers,
+//   reveals, ends the room.
 // - Follower: a student's side. Follows the room's server-sent events (the browser reconnects by
 //   itself and, with Last-Event-ID, gets what it missed); can detach to explore alone and re-sync.
 // - roomInUrl / studentId / submitAnswer / isRight: the rest a student page needs.
@@ -15,7 +16,7 @@ const KEY_STORAGE = "bpx.presenter.";
 const STUDENT_STORAGE = "bpx.student";
 const PUSH_INTERVAL_MS = 100;
 const ABSOLUTE_TOLERANCE = 1e-3; // as app/classroom/rooms.py
-const EVENT_TYPES = ["snapshot", "state", "quiz", "reveal", "closed"];
+const EVENT_TYPES = ["snapshot", "state", "results", "quiz", "reveal", "closed"];
 
 async function call(path, { method = "GET", body, key } = {}) {
   const headers = { accept: "application/json" };
@@ -110,31 +111,50 @@ export class Presenter {
     this.code = code;
     this.key = key;
     this.room = null;
-    this.pending = null;
-    this.timer = null;
-    this.lastPush = 0;
+    // state: {page, url, state}; results: {page, results}. Each sent apart, the latest of each wins.
+    this.channels = { state: { pending: null, timer: null, last: 0 }, results: { pending: null, timer: null, last: 0 } };
     this.onError = () => {};
   }
 
   /** Send {page, url, state}; calls closer together than 100 ms are merged, the latest wins. */
   push(state) {
-    this.pending = state;
-    if (this.timer !== null) return;
-    const wait = Math.max(0, this.lastPush + PUSH_INTERVAL_MS - Date.now());
-    this.timer = window.setTimeout(() => this.flush(), wait);
+    this.send("state", state);
   }
 
-  async flush() {
-    this.timer = null;
-    const state = this.pending;
-    this.pending = null;
-    if (state === null) return;
-    this.lastPush = Date.now();
+  /** Send {page, results}: what the page shows beyond its address; merged as push() is, apart from it. */
+  pushResults(results) {
+    this.send("results", results);
+  }
+
+  send(kind, body) {
+    const channel = this.channels[kind];
+    channel.pending = body;
+    if (channel.timer !== null) return;
+    const wait = Math.max(0, channel.last + PUSH_INTERVAL_MS - Date.now());
+    channel.timer = window.setTimeout(() => this.flush(kind), wait);
+  }
+
+  async flush(kind) {
+    const channel = this.channels[kind];
+    channel.timer = null;
+    const body = channel.pending;
+    channel.pending = null;
+    if (body === null) return;
+    channel.last = Date.now();
     try {
-      await call(`/${this.code}/state`, { method: "POST", body: state, key: this.key });
+      await call(`/${this.code}/${kind}`, { method: "POST", body, key: this.key });
     } catch (error) {
-      if (error.status === 429) this.push(this.pending ?? state); // too fast: send the latest a moment later
+      if (error.status === 429) this.send(kind, channel.pending ?? body); // too fast: the latest, a moment later
       else this.onError(error);
+    }
+  }
+
+  /** Nothing more is sent. */
+  stop() {
+    for (const channel of Object.values(this.channels)) {
+      window.clearTimeout(channel.timer);
+      channel.timer = null;
+      channel.pending = null;
     }
   }
 
@@ -153,8 +173,7 @@ export class Presenter {
   }
 
   async end() {
-    window.clearTimeout(this.timer);
-    this.timer = null;
+    this.stop();
     const ended = await call(`/${this.code}`, { method: "DELETE", key: this.key });
     window.sessionStorage.removeItem(KEY_STORAGE + this.code);
     return ended;
@@ -166,6 +185,7 @@ export class Presenter {
 /**
  * Follows a room. handlers (all optional):
  *   onState({page, url, state, at}, version)   the teacher's page changed (not called while detached)
+ *   onResults({page, results, at})             what it shows beyond its address changed (idem)
  *   onQuiz(quiz)                               a question is open (no answer in it); after a reconnect
  *                                              the same quiz.id may come again
  *   onReveal(quiz, {answers, correct})         quiz.answer is the right one: isRight(mine, quiz)
@@ -179,6 +199,7 @@ export class Follower {
     this.source = null;
     this.detached = false;
     this.latest = null; // the teacher's last state, applied or not
+    this.results = null; // and its last results
     this.version = null;
     this.quiz = null;
     this.retryTimer = null;
@@ -210,10 +231,11 @@ export class Follower {
     this.detached = true;
   }
 
-  /** Back to the teacher's page: apply the latest state at once. */
+  /** Back to the teacher's page: apply the latest state (and results) at once. */
   resync() {
     this.detached = false;
     if (this.latest) this.emit("onState", this.latest, this.version);
+    if (this.results) this.emit("onResults", this.results);
   }
 
   emit(name, ...args) {
@@ -228,12 +250,16 @@ export class Follower {
       return;
     }
     const version = Number(event.lastEventId);
+    if (Number.isInteger(version) && version > 0) this.version = version; // where a new stream picks up
     if (type === "snapshot") {
       this.quiz = data.room.quiz;
       if (data.room.state) this.applyState(data.room.state, version);
+      if (data.room.results) this.applyResults(data.room.results);
       if (this.quiz?.status === "open") this.emit("onQuiz", this.quiz);
     } else if (type === "state") {
       this.applyState(data, version);
+    } else if (type === "results") {
+      this.applyResults(data);
     } else if (type === "quiz") {
       this.quiz = data.quiz;
       this.emit("onQuiz", data.quiz);
@@ -248,8 +274,12 @@ export class Follower {
 
   applyState(state, version) {
     this.latest = state;
-    this.version = version;
     if (!this.detached) this.emit("onState", state, version);
+  }
+
+  applyResults(results) {
+    this.results = results;
+    if (!this.detached) this.emit("onResults", results);
   }
 
   async failed(source) {

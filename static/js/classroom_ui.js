@@ -15,11 +15,23 @@
 //                   (program, values, step, panels ...): RoomState.state, for any client to read
 //   live()          optional: URL fields the page writes a moment later ({step: 7} while it moves),
 //                   sent at once so that students see the step within the second
+//   flush()         optional (the descent lab): write into the URL now what the page writes there only
+//                   later (a rate slider being dragged), so that students see it within the second
 //   follow(before)  a student's page: the URL now holds the teacher's (before = the previous query
 //                   string): show it as a reload would, through the page's own functions (may reload)
 //   prepare()       optional: a Promise, awaited before the controls show (the page's own lazy part)
 //   question()      optional (the explorer): on a paused backward step, what the teacher may ask:
 //                   {step, source, values, output, nodes: [{id, label}], suggested} or null
+//   results()       optional (the network page): a Promise of the page's results part, what it shows
+//                   that its URL does not say (network_classroom.js), sent apart from the state
+//                   (POST /rooms/{code}/results: a new step does not send them again):
+//                     key()            changes when the results change (read with the URL, every 150 ms)
+//                     busy()           a run is going on: its results go at most every RUN_RESULTS_MS
+//                     snapshot(bytes)  the results as JSON within that many bytes, or null
+//                     follow(before)   optional: replaces the page's follow() (a new view keeps the results)
+//                     show(results)    a student's page shows them (after follow()); -> a note key or null
+//                     release()        the student explores alone: what only followed the teacher stops
+import { getLimits } from "./api.js";
 import { Follower, Presenter, ROOM_PARAM, getRoom, isRight, roomInUrl, submitAnswer } from "./classroom.js";
 import { el } from "./dom.js";
 import { formatNumber } from "./format.js";
@@ -34,6 +46,11 @@ const WATCH_MS = 150; // how often the teacher's page URL is compared with the l
 const ANSWERS_MS = 1000; // the histogram while a question is open
 const ROOM_MS = 3000; // the number of students while the panel is open
 const RETRY_MS = 2000; // after a change could not be sent
+const RUN_RESULTS_MS = 500; // a run's progress reaches the students this often (each is a few KiB to each)
+// NOTE: the server measures the results as Python writes them, and a float's shortest form is not always
+// as long there as in JavaScript (1e-05 against 0.00001): keep a part of the limit free.
+const RESULTS_SHARE = 0.95;
+const STATE_BYTES = 32_768; // max_room_state_bytes (it bounds the results too), until the limits have loaded
 const SVG = "http://www.w3.org/2000/svg";
 const CHART = { width: 320, height: 140, top: 18, bottom: 22 };
 
@@ -93,6 +110,7 @@ function sameQuery(a, b) {
  * later (host.live(): the step while it moves) already in it, so that students see it at once.
  */
 function currentUrl(host) {
+  host.flush?.();
   const url = new URL(window.location.href);
   url.searchParams.delete(ROOM_PARAM);
   for (const [name, value] of Object.entries(host.live?.() ?? {})) {
@@ -189,17 +207,20 @@ export function drawHistogram(chart, histogram, answer = null) {
 
 export async function mount(host, button) {
   // The page's words (its language's table) and its state are there once it has started.
-  await Promise.all([loadStylesheet(), host.ready, host.prepare?.()]);
+  const [part, limits] = await Promise.all([host.results?.() ?? null, host.results ? getLimits().catch(() => null) : null,
+    loadStylesheet(), host.ready, host.prepare?.()]);
   await addLateTables({ en: () => import("./lang/classroom_en.js"), zh: () => import("./lang/classroom_zh.js") });
-  const ui = new ClassroomUI(host, button);
+  const ui = new ClassroomUI(host, button, part, limits?.max_room_state_bytes ?? STATE_BYTES);
   ui.start();
   return ui;
 }
 
 class ClassroomUI {
-  constructor(host, button) {
+  constructor(host, button, part, stateBytes) {
     this.host = host;
     this.button = button;
+    this.part = part; // the page's results part, or null
+    this.stateBytes = stateBytes;
     this.mode = "idle"; // "idle" | "presenting" | "following"
     this.open = false;
     this.notice = null; // {key} shown in the panel: why the class stopped, or what failed
@@ -207,6 +228,8 @@ class ClassroomUI {
     this.presenter = null;
     this.room = null; // GET /rooms/{code}: join_url, students
     this.lastSent = null;
+    this.lastResults = null; // the results part's key when last sent
+    this.resultsAt = 0;
     this.retryAt = 0;
     this.problem = null;
     this.question = null;
@@ -220,12 +243,14 @@ class ClassroomUI {
     this.follower = null;
     this.connection = "connecting";
     this.closed = null; // "ended" | "gone"
-    this.wanted = null;
+    this.wanted = null; // the teacher's state not yet shown
+    this.wantedResults = false; // the teacher's results not yet shown (the follower keeps them)
     this.applying = false;
     this.studentQuiz = null;
     this.verdict = null; // {quiz, counts} after a reveal
     this.quizMessage = null; // {key, params}
     this.hiddenQuiz = null;
+    this.resultsNote = null; // what this student's page could not show of the teacher's results
     this.build();
     // The page switched language: every text here is set in render().
     new MutationObserver(() => this.render()).observe(document.documentElement, { attributes: true, attributeFilter: ["lang"] });
@@ -306,6 +331,7 @@ class ClassroomUI {
     // The student's bar, under the top bar.
     p.dot = el("span", { className: "classroom-dot", attrs: { "aria-hidden": "true" } });
     p.status = text("span", "classroom-status", { "aria-live": "polite" }, "classroom-status-text");
+    p.resultsNote = text("p", "classroom-note", { hidden: "" }, "hint classroom-note");
     p.detach = button("classroom-detach", () => this.detach());
     p.resync = button("classroom-resync", () => this.resync(), "primary");
     p.dismiss = button("classroom-dismiss", () => this.leave());
@@ -336,7 +362,8 @@ class ClassroomUI {
       className: "classroom-bar",
       attrs: { role: "region", hidden: "" },
       data: { testid: "classroom-bar" },
-    }, el("div", { className: "classroom-bar-row" }, p.dot, p.status, p.detach, p.resync, p.dismiss), p.studentQuizBox);
+    }, el("div", { className: "classroom-bar-row" }, p.dot, p.status, p.detach, p.resync, p.dismiss), p.resultsNote,
+    p.studentQuizBox);
     const header = this.button.closest("header") ?? document.body.firstElementChild;
     header.after(this.bar);
   }
@@ -399,6 +426,12 @@ class ClassroomUI {
     return { page: this.host.page, url: `${url.pathname}${url.search}`, state };
   }
 
+  /** The page's results part packed for the room, or null: {page, results}. */
+  roomResults() {
+    const results = this.part?.snapshot(Math.floor(this.stateBytes * RESULTS_SHARE)) ?? null;
+    return results === null ? null : { page: this.host.page, results };
+  }
+
   async create() {
     if (this.busy) return;
     this.busy = true;
@@ -426,6 +459,7 @@ class ClassroomUI {
     storage.set(PRESENTING, presenter.code);
     presenter.onError = (error) => this.failed(error);
     this.lastSent = resumed ? null : urlKey(currentUrl(this.host)); // a new room got the page's state with its creation
+    this.lastResults = null; // sent with the first look at the page
     this.host.ready.then(() => this.watch()); // a page that moved here sends its state once it has one
     if (resumed) {
       this.restoreQuiz();
@@ -433,19 +467,34 @@ class ClassroomUI {
     if (this.open || !resumed) this.pollRoom();
   }
 
-  /** Every change of the page's URL goes to the room (classroom.js merges changes closer than 100 ms). */
+  /**
+   * Every change of the page's URL, and of its results part, goes to the room (classroom.js merges
+   * changes closer than 100 ms); a run going on sends its progress every RUN_RESULTS_MS.
+   */
   watch() {
     this.stopTimer("watch");
     if (this.mode !== "presenting") return;
+    const now = Date.now();
     const url = currentUrl(this.host);
     const key = urlKey(url);
-    if (key !== this.lastSent && Date.now() >= this.retryAt) {
-      this.lastSent = key;
+    const results = this.part?.key() ?? null;
+    const urlDue = key !== this.lastSent;
+    const resultsDue = results !== this.lastResults && (!this.part.busy() || now - this.resultsAt >= RUN_RESULTS_MS);
+    if ((urlDue || resultsDue) && now >= this.retryAt) {
       if (this.problem) {
         this.problem = null; // said again if this one fails too
         this.render();
       }
-      this.presenter.push(this.roomState(url));
+      if (urlDue) {
+        this.lastSent = key;
+        this.presenter.push(this.roomState(url));
+      }
+      if (resultsDue) {
+        this.lastResults = results;
+        this.resultsAt = now;
+        const packed = this.roomResults();
+        if (packed) this.presenter.pushResults(packed);
+      }
     }
     this.renderQuestion();
     this.timers.watch = window.setTimeout(() => this.watch(), WATCH_MS);
@@ -459,6 +508,7 @@ class ClassroomUI {
     this.problem = errorText(error);
     if (error?.status !== 422) {
       this.lastSent = null; // not sent: again in a moment (a refused state waits for the next change)
+      this.lastResults = null;
       this.retryAt = Date.now() + RETRY_MS;
     }
     this.render();
@@ -466,7 +516,7 @@ class ClassroomUI {
 
   stopPresenting(notice) {
     for (const name of Object.keys(this.timers)) this.stopTimer(name);
-    if (this.presenter) window.clearTimeout(this.presenter.timer);
+    this.presenter?.stop();
     storage.remove(PRESENTING);
     this.presenter = null;
     this.room = null;
@@ -627,6 +677,7 @@ class ClassroomUI {
     this.connection = "connecting";
     this.follower = new Follower(code, {
       onState: (state) => this.applyState(state),
+      onResults: () => this.applyResults(),
       onQuiz: (quiz) => {
         if (quiz.id !== this.studentQuiz?.id) this.parts.answer.value = "";
         this.studentQuiz = quiz;
@@ -669,6 +720,7 @@ class ClassroomUI {
   detach() {
     if (!this.follower) return;
     this.follower.detach();
+    this.part?.release();
     this.remember();
     this.render();
     this.parts.resync.focus();
@@ -699,15 +751,28 @@ class ClassroomUI {
   /** The teacher's page, program, values, step and panels: the latest wins, one at a time. */
   applyState(state) {
     this.wanted = state;
+    this.applyLatest();
+  }
+
+  /** The teacher's results (a network page's training): shown after the state they go with. */
+  applyResults() {
+    this.wantedResults = true;
+    this.applyLatest();
+  }
+
+  applyLatest() {
     if (this.applying) return;
     this.applying = true;
     (async () => {
       try {
-        while (this.wanted) {
+        while (this.wanted || this.wantedResults) {
           const next = this.wanted;
           this.wanted = null;
+          this.wantedResults = false;
           try {
-            await this.applyOne(next);
+            if (next) await this.applyOne(next);
+            // a new state may have started the page afresh: its results go again on top
+            await this.showResults();
           } catch (error) {
             console.error("could not show the teacher's page", error);
           }
@@ -744,10 +809,22 @@ class ClassroomUI {
     if (ownLanguage) target.searchParams.set("lang", ownLanguage);
     target.searchParams.set(ROOM_PARAM, this.code);
     const before = window.location.search;
-    if (sameQuery(target.search, before)) return;
-    window.history.replaceState(null, "", `${target.pathname}${target.search}${window.location.hash}`);
+    if (!sameQuery(target.search, before)) {
+      window.history.replaceState(null, "", `${target.pathname}${target.search}${window.location.hash}`);
+      await this.host.ready;
+      await (this.part?.follow ? this.part.follow(before) : this.host.follow(before));
+    }
+  }
+
+  async showResults() {
+    const latest = this.follower?.results;
+    if (!this.part || !latest || latest.page !== this.host.page || this.follower.detached) return;
     await this.host.ready;
-    await this.host.follow(before);
+    const note = await this.part.show(latest.results ?? null);
+    if (note !== this.resultsNote) {
+      this.resultsNote = note;
+      this.render();
+    }
   }
 
   myAnswer(quizId) {
@@ -887,6 +964,8 @@ class ClassroomUI {
       ?? "classroom.following";
     p.status.textContent = this.otherPage && !this.closed && !detached ? t("classroom.other_page")
       : t(key, { code: this.code ?? "" });
+    p.resultsNote.hidden = !this.resultsNote || Boolean(this.closed) || detached;
+    p.resultsNote.textContent = this.resultsNote ? t(this.resultsNote) : "";
     p.detach.hidden = Boolean(this.closed) || detached;
     p.resync.hidden = Boolean(this.closed) || !detached;
     p.dismiss.hidden = !this.closed;

@@ -334,8 +334,8 @@ class NetworkResults {
       this.fromDivergedRun = false;
     }
     this.stale ||= load;
+    page.renderAll(); // the iteration reached, the curves and the boundary at once; the step view's next
     if (this.stale && page.view === "step") await this.loadIteration();
-    else page.renderAll();
     return tooBig ? "classroom.net_too_big" : null;
   }
 

@@ -23,6 +23,8 @@ from .sse import EventReader
 ROOMS = "/api/v1/rooms"
 STUDENTS = 4  # max_students_per_room in these tests
 EXPLORER = {"page": "explorer", "url": "/?src=q%20%3D%20x&step=2", "state": {"step": 2, "panels": ["descent"]}}
+NETWORK = {"page": "network", "results": {"v": 1, "at": 300, "running": False,
+                                          "history": {"train": [[0, 0.693], [300, 0.121]], "test": []}}}
 
 
 class FakeClock:
@@ -143,7 +145,7 @@ def test_the_presenter_key_drives_the_room_and_versions_count_up(lesson):
 @pytest.mark.parametrize("key", [None, "", "a-wrong-key-of-the-right-length-000000"])
 def test_without_the_presenter_key_nothing_can_be_driven_revealed_or_read(lesson, key):
     room = lesson.create()
-    calls = [("POST", "state", EXPLORER), ("POST", "quiz", {"node": "n2", "answer": -4}),
+    calls = [("POST", "state", EXPLORER), ("POST", "results", NETWORK), ("POST", "quiz", {"node": "n2", "answer": -4}),
              ("POST", "quiz/reveal", {"answer": -4}), ("GET", "answers", None), ("DELETE", "", None)]
     headers = {"X-Presenter-Key": key} if key is not None else {}
     for method, path, body in calls:
@@ -176,13 +178,49 @@ def test_the_state_is_a_bounded_object_and_the_url_stays_on_this_server(lesson, 
 
 def test_the_teachers_changes_are_rate_limited(lesson):
     room = lesson.create()
-    for step in range(LIMITS.max_room_updates_per_second):
+    for step in range(LIMITS.max_room_updates_per_second - 1):
         lesson.set_state(room, step)
-    response = lesson.drive(room, "state", EXPLORER)
-    assert assert_envelope(response, 429)["code"] == "too_many_updates"
-    assert response.headers["retry-after"] == "1"
+    assert lesson.drive(room, "results", NETWORK).status_code == 200  # results count with the states
+    for path, body in (("state", EXPLORER), ("results", NETWORK)):
+        response = lesson.drive(room, path, body)
+        assert assert_envelope(response, 429)["code"] == "too_many_updates"
+        assert response.headers["retry-after"] == "1"
     lesson.clock.advance(1)
     lesson.set_state(room, 99)
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"page": "network", "results": {"blob": "x" * (LIMITS.max_room_state_bytes + 1)}}, "results"),
+    ({"page": "network", "results": {"deep": [[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]}}, "results"),
+    ({"page": "network"}, "results"),
+    ({"page": "network", "results": [1, 2]}, "results"),
+    ({"page": "Network!", "results": {}}, "page"),
+    ({"page": "network", "results": {}, "state": {}}, "state"),
+])
+def test_the_results_are_bounded_like_the_state(lesson, body, field):
+    room = lesson.create()
+    error = assert_envelope(lesson.drive(room, "results", body), 422)
+    assert error["where"]["field"] == field
+    assert lesson.client.get(f"{ROOMS}/{room['code']}").json()["results"] is None
+
+
+def test_results_go_to_students_apart_from_the_state_and_a_new_state_does_not_send_them_again(lesson):
+    room = lesson.create({"page": "network", "url": "/network?view=train", "state": {"view": "train"}})
+    with lesson.follow(room["code"]) as events:
+        assert events.next().data["room"]["results"] is None
+        sent = lesson.drive(room, "results", NETWORK)
+        assert sent.status_code == 200 and sent.json() == {"version": 2}
+        event = events.next()
+        assert (event.type, event.id) == ("results", "2")
+        assert event.data == {"type": "results", "page": "network", "results": NETWORK["results"], "at": lesson.clock.now}
+        lesson.drive(room, "state", {"page": "network", "url": "/network?stage=3", "state": {"stage": 3}})
+        event = events.next()
+        assert event.type == "state" and "results" not in event.data and event.data["state"] == {"stage": 3}
+    # a student who comes later gets both at once; so does the teacher's GET
+    with lesson.follow(room["code"]) as events:
+        snapshot = events.next().data["room"]
+        assert snapshot["state"]["state"] == {"stage": 3} and snapshot["results"]["results"] == NETWORK["results"]
+    assert lesson.client.get(f"{ROOMS}/{room['code']}").json()["results"]["page"] == "network"
 
 
 def test_join_link_leads_to_the_teachers_page_with_the_room_in_its_query(lesson):
@@ -228,17 +266,30 @@ def test_connected_students_are_counted_and_leave_when_their_stream_closes(lesso
     assert lesson.client.get(f"{ROOMS}/{room['code']}").json()["students"] == 0
 
 
-def test_a_reconnecting_student_gets_exactly_the_events_it_missed(lesson):
+def test_a_reconnecting_student_gets_the_events_it_missed_and_of_the_states_only_the_last(lesson):
     room = lesson.create(EXPLORER)
     with lesson.follow(room["code"]) as events:
         seen = events.next().id
-    missed = [lesson.set_state(room, step) for step in (6, 7, 8)]
+    first = lesson.set_state(room, 6)
+    quiz = lesson.drive(room, "quiz", {"node": "n2", "answer": -4}).json()
+    lesson.drive(room, "results", {"page": "network", "results": {"at": 1}})
+    lesson.set_state(room, 7)
+    results = lesson.drive(room, "results", {"page": "network", "results": {"at": 2}}).json()["version"]
+    last = lesson.set_state(room, 8)
     with lesson.follow(room["code"], last_event_id=seen) as events:
-        replayed = [events.next() for _ in missed]
-        assert [(event.type, int(event.id)) for event in replayed] == [("state", version) for version in missed]
-        assert [event.data["state"]["step"] for event in replayed] == [6, 7, 8]
+        replayed = [events.next(), events.next(), events.next()]
+        # each state is the teacher's whole page, each results all of them: the older ones are skipped,
+        # the question is not
+        assert [(event.type, int(event.id)) for event in replayed] == \
+            [("quiz", first + 1), ("results", results), ("state", last)]
+        assert replayed[0].data["quiz"]["id"] == quiz["id"] and replayed[1].data["results"] == {"at": 2}
+        assert replayed[2].data["state"] == {"step": 8}
+        assert events.last_id == str(last)
         lesson.set_state(room, 9)
-        assert events.next().data["state"] == {"step": 9}  # then live again
+        event = events.next()
+        assert (event.type, int(event.id), event.data["state"]) == ("state", last + 1, {"step": 9})  # live again
+    with lesson.follow(room["code"], last_event_id=str(first)) as events:  # missed all but the first state
+        assert [events.next().type, events.next().type, events.next().type] == ["quiz", "results", "state"]
 
 
 def test_a_student_too_far_behind_gets_a_snapshot_instead(lesson):
@@ -316,6 +367,35 @@ def test_the_server_holds_at_most_max_rooms_and_an_expired_room_frees_its_place(
     lesson.clock.advance(31)  # the first room has been idle 61 s
     lesson.create()
     assert_envelope(lesson.client.get(f"{ROOMS}/{first['code']}"), 404)
+
+
+@pytest.mark.parametrize("configured", ["settings", "environment"])
+def test_creating_rooms_is_rate_limited_per_client_with_retry_after(configured, monkeypatch):
+    if configured == "environment":
+        monkeypatch.setenv("BACKPROP_RATE_LIMIT_ENABLED", "true")
+        monkeypatch.setenv("BACKPROP_RATE_LIMIT_ROOMS_BURST", "2")
+        monkeypatch.setenv("BACKPROP_RATE_LIMIT_ROOMS_PER_MINUTE", "3")
+        settings = Settings(redis_url=None)
+    else:
+        settings = Settings(redis_url=None, rate_limit_enabled=True, rate_limit_rooms_burst=2,
+                            rate_limit_rooms_per_minute=3)
+    app = create_app(settings)
+    app.state.classroom = classroom = Classroom.from_settings(settings)
+    teacher = TestClient(app, client=("192.0.2.10", 5000))
+    other = TestClient(app, client=("192.0.2.11", 5000))
+    for _ in range(2):
+        assert teacher.post(ROOMS, json=EXPLORER).status_code == 201
+    refused = teacher.post(ROOMS, json=EXPLORER)
+    error = assert_envelope(refused, 429)
+    assert error["code"] == "rate_limited" and error["where"] == {"limit": "rate_limit_rooms"}
+    assert "new classroom rooms" in error["message"]
+    assert 19 <= int(refused.headers["retry-after"]) <= 20  # one room every 20 s at 3 a minute
+    assert len(classroom.store._rooms) == 2  # noqa: SLF001 - the refused one made no room
+    assert other.post(ROOMS).status_code == 201  # another address has its own allowance
+    # the rest of the classroom is not limited this way: driving and following go on
+    room = other.post(ROOMS).json()
+    assert other.post(f"{ROOMS}/{room['code']}/state", json=EXPLORER,
+                      headers={"X-Presenter-Key": room["presenter_key"]}).status_code == 200
 
 
 # ---- Predict the gradient -----------------------------------------------------------------------

@@ -37,6 +37,7 @@ def student_follows(open_page, join_url: str, via_join_link: bool = False) -> ob
         window.seen = [];
         window.follower = new m.Follower(m.roomInUrl(), {{
             onState: (state, version) => window.seen.push({{step: state.state.step, version}}),
+            onResults: (results) => {{ window.results = results; }},
             onQuiz: (quiz) => {{ window.quiz = quiz; }},
             onReveal: (quiz, counts) => {{ window.reveal = {{quiz, counts}}; }},
         }}).start();
@@ -65,10 +66,17 @@ def test_a_detached_student_keeps_the_teachers_state_and_resyncs_in_one_call(ope
     student = student_follows(open_page, room["join"])
     student.page.evaluate("window.follower.detach()")
     teacher.page.evaluate("window.presenter.push({page: 'explorer', state: {step: 7}})")
-    student.page.wait_for_function("window.follower.latest.state.step === 7", timeout=2000)
+    teacher.page.evaluate("window.presenter.pushResults({page: 'network', results: {at: 12}})")
+    student.page.wait_for_function("window.follower.latest.state.step === 7 && window.follower.results?.results.at === 12",
+                                   timeout=3000)
     assert student.page.evaluate("window.seen.at(-1).step") == 1
+    assert student.page.evaluate("window.results === undefined")  # kept, not shown
     student.page.evaluate("window.follower.resync()")
     assert student.page.evaluate("window.seen.at(-1).step") == 7
+    assert student.page.evaluate("window.results.results") == {"at": 12}
+    # following again: the next results are shown as they come
+    teacher.page.evaluate("window.presenter.pushResults({page: 'network', results: {at: 13}})")
+    student.page.wait_for_function("window.results.results.at === 13", timeout=3000)
 
 
 def test_quiz_round_trip_and_a_student_cannot_reveal(open_page):
@@ -91,3 +99,63 @@ def test_quiz_round_trip_and_a_student_cannot_reveal(open_page):
     assert student.page.evaluate("window.m.isRight(-4, window.reveal.quiz)") is True
     assert student.page.evaluate("window.m.isRight(3, window.reveal.quiz)") is False
     assert student.page.evaluate("window.reveal.counts") == {"answers": 1, "correct": 1}
+
+
+# ---- static/js/network_classroom.js: the network page's results, packed within the room's limit ----------
+
+PACKING = """async () => {
+    const m = await import('/static/js/network_classroom.js');
+    const side = 50;
+    const axis = (low, high) => Array.from({length: side}, (_, k) => low + (high - low) * k / (side - 1));
+    const p1 = Array.from({length: side}, (_, r) => Array.from({length: side}, (_, c) => 1 / (1 + Math.exp(-(c - r) / 7))));
+    const boundary = {kind: 'grid', x1: axis(-1.5, 2.5), x2: axis(-1, 1.5),
+                      probabilities: [p1.map((row) => row.map((p) => 1 - p)), p1], predicted: null};
+    const worst = (bits) => {
+        const back = m.unpackBoundary(m.packBoundary(boundary, bits));
+        let error = 0;
+        back.probabilities.forEach((rows, k) => rows.forEach((row, r) => row.forEach((p, c) => {
+            error = Math.max(error, Math.abs(p - boundary.probabilities[k][r][c])); })));
+        return {error, x1: Math.max(...back.x1.map((x, i) => Math.abs(x - boundary.x1[i]))),
+                predicted: back.predicted[10][30], size: JSON.stringify(m.packBoundary(boundary, bits)).length};
+    };
+    const weights = (n) => Array.from({length: n}, (_, i) => [Math.sin(i + 1) / 3]);
+    const history = Array.from({length: 1000}, (_, i) => ({x: i, y: 1 / (i + 1) + 0.123456789}));
+    const page = {
+        spec: {layers: [{units: 8}], seed: 0}, view: 'train', compareAnswer: null,
+        training: {position: {params: {W1: weights(300), b1: weights(300)}, optimizerState: {t: 3}, iteration: 300},
+                   run: null, running: false, history: {train: history, test: []}, boundary, boundaryIteration: 300,
+                   result: {status: 'finished', iterations: 300}},
+    };
+    const part = m.extend(page);
+    const sizes = {};
+    for (const budget of [200000, 20000, 6000, 2000, 300]) {
+        const packed = part.snapshot(budget);
+        sizes[budget] = {bytes: new TextEncoder().encode(JSON.stringify(packed)).length, at: packed.at,
+                         params: Boolean(packed.params), state: Boolean(packed.optimizer_state),
+                         bits: packed.boundary?.bits ?? 0, points: packed.history?.train.length ?? 0,
+                         last: packed.history?.train.at(-1) ?? null};
+    }
+    return {bits16: worst(16), bits8: worst(8), sizes, thin: m.thinPoints(history, 5),
+            fingerprints: [m.fingerprint({a: 1}), m.fingerprint({a: 1}), m.fingerprint({a: 2})]};
+}"""
+
+
+def test_network_results_fit_the_budget_given_coarser_first_and_round_trip_closely(open_page):
+    probe = open_page(BLANK)
+    found = probe.page.evaluate(PACKING)
+    assert found["bits16"]["error"] <= 1 / 65534 and found["bits8"]["error"] <= 1 / 254
+    assert found["bits16"]["x1"] < 1e-12 and found["bits16"]["predicted"] == 1  # column 30 > row 10: class 1
+    assert found["bits8"]["size"] < found["bits16"]["size"] < 7_000  # 2,500 cells of one class's probability
+    sizes = {int(budget): shape for budget, shape in found["sizes"].items()}
+    for budget, shape in sizes.items():
+        assert shape["bytes"] <= budget and shape["at"] == 300, (budget, shape)
+    assert sizes[200000] | {"bytes": 0} == {"bytes": 0, "at": 300, "params": True, "state": True, "bits": 16,
+                                             "points": 240, "last": [999, 1 / 1000 + 0.123456789]}
+    assert sizes[20000]["params"] and sizes[20000]["bits"] == 8  # coarser before anything is left out
+    assert not sizes[6000]["params"] and sizes[6000]["bits"] == 8  # 600 parameters do not fit: the curves do
+    assert sizes[300]["points"] == 0 and not sizes[300]["params"]  # the least: where training stands
+    # thinned: first and last exact, the rest rounded to 6 digits
+    assert found["thin"] == [[0, 1.123456789], [250, 0.127441], [500, 0.125453], [749, 0.124790], [999, 0.124456789]]
+    one, same, other = found["fingerprints"]
+    assert one == same != other and len(one) == 8
+    probe.assert_clean(allowed_console=("/favicon.ico",))

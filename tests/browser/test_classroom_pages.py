@@ -111,7 +111,17 @@ def test_the_students_explorer_follows_the_teachers_step_and_program_within_a_se
         NODES, "groups => groups.filter(g => g.classList.contains('current')).map(g => g.dataset.label)")
     assert current(s) == current(t)
 
-    # The program: another example, then a value typed by hand; the student's graph shows the same nodes.
+    # A value typed by hand: the student's box and graph show the teacher's numbers, at the same step.
+    started = time.monotonic()
+    t.fill("[data-testid=value-x]", "\u22121")
+    wait_until(s, "() => document.querySelector('g.node[data-label=f]')?.dataset.value === '-16'",
+               timeout=FOLLOW_SECONDS, what="the student's graph with x = -1")
+    print(f"value followed in {time.monotonic() - started:.2f} s")
+    assert s.input_value("[data-testid=value-x]") == "-1" and step_of(s) == step_of(t) == 5
+    value = "(label) => document.querySelector(`g.node[data-label=${label}]`).dataset.value"
+    assert [s.evaluate(value, label) for label in "xqf"] == [t.evaluate(value, label) for label in "xqf"] == ["-1", "4", "-16"]
+
+    # The program: another example; the student's graph shows the same nodes.
     options = t.eval_on_selector_all("[data-testid=example-select] option", "os => os.map(o => o.value).filter(Boolean)")
     other = next(value for value in options if value != "worked-example")
     started = time.monotonic()
@@ -232,6 +242,27 @@ def test_predict_the_gradient_round_trip_with_a_right_and_a_wrong_student(open_p
     assert t.get_by_test_id("classroom-start").is_visible()
     for probe in (teacher, right, wrong):
         probe.assert_clean()
+
+
+def test_the_students_explorer_opens_and_closes_the_panels_the_teacher_does(open_page):
+    teacher, code, join = start_class(open_page, "/?example=squared-loss&step=3")
+    t = teacher.page
+    t.get_by_test_id("classroom-close").click()
+    student = join_class(open_page, join)
+    s = student.page
+    explorer_ready(s)
+    opened = "(id) => document.querySelector(`[data-testid=${id}-panel]`)?.open === true"
+    closed = "(id) => document.querySelector(`[data-testid=${id}-panel]`)?.open === false"
+    for panel in ("gradcheck", "descent"):
+        assert s.evaluate(closed, panel)
+        t.get_by_test_id(f"{panel}-toggle").click()
+        wait_until(s, opened, panel, timeout=FOLLOW_SECONDS, what=f"the student's {panel} panel open")
+    t.get_by_test_id("gradcheck-toggle").click()
+    wait_until(s, closed, "gradcheck", timeout=FOLLOW_SECONDS, what="the student's gradient check closed")
+    assert s.evaluate(opened, "descent")
+    assert parse_qs(urlsplit(s.url).query)["panels"] == parse_qs(urlsplit(t.url).query)["panels"] == ["descent"]
+    teacher.assert_clean()
+    student.assert_clean()
 
 
 def test_a_student_has_no_teacher_controls_and_the_panel_fits_a_phone(open_page, artifacts):

@@ -156,7 +156,8 @@ TEACHER_ONLY = [p for p in PARAMETERS if p.name == "X-Presenter-Key"]
 
 def test_every_teacher_only_operation_is_listed():
     assert {f"{p.method} {p.path}" for p in TEACHER_ONLY} == {
-        "DELETE /api/v1/rooms/{code}", "POST /api/v1/rooms/{code}/state", "POST /api/v1/rooms/{code}/quiz",
+        "DELETE /api/v1/rooms/{code}", "POST /api/v1/rooms/{code}/state", "POST /api/v1/rooms/{code}/results",
+        "POST /api/v1/rooms/{code}/quiz",
         "GET /api/v1/rooms/{code}/answers", "POST /api/v1/rooms/{code}/quiz/reveal"}
 
 

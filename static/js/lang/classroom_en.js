@@ -53,4 +53,5 @@ export default {
   "classroom.error_busy": "The server is busy: try again in a minute.",
   "classroom.error_too_big": "This page's state is too large to send to the room: try a shorter program.",
   "classroom.error_other": "The room refused this: {message}",
+  "classroom.net_too_big": "The teacher's network is too large to copy to every screen: yours shows its settings and loss curve, not its weights.",
 };

@@ -53,4 +53,5 @@ export default {
   "classroom.error_busy": "服务器繁忙：请一分钟后再试。",
   "classroom.error_too_big": "这个页面的状态太大，无法发送到房间：请换一个更短的程序。",
   "classroom.error_other": "房间拒绝了这个操作：{message}",
+  "classroom.net_too_big": "老师的网络太大，无法复制到每个屏幕：这里显示它的设置和损失曲线，但不显示权重。",
 };
