@@ -15,7 +15,9 @@ import { renderLayer, renderLayerWeights, renderStage } from "./network_explain.
 import { NetworkForm } from "./network_form.js";
 import { NeuronStages } from "./network_neurons.js";
 import { DataPlot } from "./network_plot.js";
-import { CLASSIFICATION, OWN_CURVE, isOwn, networkSpec, optimizerSpec, parameterCount, sizesOf } from "./network_spec.js";
+import {
+  CLASSIFICATION, OWN_CURVE, isOwn, networkSpec, optimizerSpec, parameterCount, settingsKey, sizesOf,
+} from "./network_spec.js";
 import { IterationStages } from "./network_stages.js";
 import { COMPARED, OPTIMIZERS, VIEWS, readLanguage, readNetworkState, writeNetworkState } from "./network_state.js";
 import { Training } from "./network_train.js";
@@ -44,6 +46,7 @@ class NetworkPage {
     this.stages = null; // the step view's iteration, from where training stands
     this.iterationAnswer = null;
     this.iterationPosition = null; // where training stood when that iteration was asked for
+    this.iterations = {}; // per detail ("layer", "neuron"): the last {spec, position, answer}
     this.stepping = false;
     this.selectedLayer = null;
     this.sample = 0;
@@ -185,6 +188,7 @@ class NetworkPage {
   /** Everything that follows from the settings: the points, the spec and the first iteration. */
   async load({ stage = null }) {
     this.spec = networkSpec(this.config, this.form.info());
+    this.iterations = {};
     this.divergence = null;
     this.renderDivergence();
     this.renderLayerButtons();
@@ -232,13 +236,19 @@ class NetworkPage {
    */
   async loadIteration(stage = null) {
     const signal = this.fresh("iteration");
-    this.status = { key: "net.status_working" };
-    this.renderStatus();
     const position = this.training.position;
     const view = this.shownDetail();
+    const kept = this.iterations[view];
     let answer;
     try {
-      answer = await api.postIteration({ ...this.spec, ...this.training.startFields(), view, encoding: "list" }, { signal });
+      if (kept?.spec === this.spec && kept.position === position) {
+        answer = kept.answer; // the other detail and back again: nothing to ask
+      } else {
+        this.status = { key: "net.status_working" };
+        this.renderStatus();
+        answer = await api.postIteration({ ...this.spec, ...this.training.startFields(), view }, { signal });
+        this.iterations[view] = { spec: this.spec, position, answer };
+      }
     } catch (error) {
       if (error?.name === "AbortError") return false;
       if (view === "neuron" && error instanceof ApiError && error.status === 422) {
@@ -507,35 +517,42 @@ class NetworkPage {
 
   // ---- Classroom (classroom_boot.js: the host contract) ---------------------------------------
 
-  /** A student's page: the URL now holds the teacher's settings, view, stage and layer; show them. */
+  /**
+   * A student's page: the URL now holds the teacher's settings, view, stage and layer; show them. Only new
+   * settings start afresh (the points, the seeded weights, the first iteration asked for again); a new view,
+   * stage, layer or choice of optimizers is drawn from what the page has, and a new detail asks for the
+   * iteration in that detail unless the page has it already. -> true when the settings changed.
+   */
   async followUrl() {
-    if (!this.limits || !this.config) return;
+    if (!this.limits || !this.config) return false;
     const state = readNetworkState(window.location.search, this.limits);
-    const before = JSON.stringify(this.config);
+    const before = settingsKey(this.config);
     this.form.show(state);
     const config = this.form.read();
+    this.config = config;
     this.selectedLayer = state.layer;
     this.compared = state.compared ?? [...COMPARED];
-    const detailBefore = this.detail;
     this.detail = state.detail ?? "layer";
     if ((state.view ?? "step") !== this.view) this.setView(state.view ?? "step", false);
-    if (JSON.stringify(config) !== before || (this.detail !== detailBefore && this.stages)) {
-      if (JSON.stringify(config) !== before) {
-        this.config = config;
-        this.training.reset();
-        this.compareAnswer = null;
-        this.initialParams = null;
-        await this.load({ stage: state.stage });
-      } else {
-        await this.loadIteration(state.stage ?? 0);
-      }
-    } else if (this.stages) {
-      this.timeline.pause();
-      this.timeline.go(state.stage ?? 0, false);
-      this.renderLayerButtons();
-      this.renderNetwork();
-      this.renderLayerDetail();
+    if (settingsKey(config) !== before) {
+      this.training.reset();
+      this.compareAnswer = null;
+      this.initialParams = null;
+      await this.load({ stage: state.stage });
+      return true;
     }
+    this.timeline.pause();
+    if (this.stages && (this.stages.view === "neuron") !== (this.shownDetail() === "neuron")) {
+      await this.loadIteration(state.stage ?? 0);
+      return false;
+    }
+    if (this.stages) this.timeline.go(state.stage ?? 0, false);
+    this.renderLayerButtons();
+    this.renderNetwork();
+    this.renderLayerDetail();
+    this.renderDetailSwitch();
+    this.renderCompareChoice();
+    return false;
   }
 
   // ---- Views, keys, language, share ----------------------------------------------------------

@@ -2,6 +2,7 @@
 // training (all at once, or streamed as server-sent events read with fetch + ReadableStream),
 // and comparing optimizers. Every failure is an ApiError with the envelope's code, message, where.
 import { ApiError, request } from "./api.js";
+import { decodeCompact } from "./network_compact.js";
 
 const API = "/api/v1";
 
@@ -26,8 +27,12 @@ export function postPoints(body, { signal } = {}) {
   return request("/data/points", { method: "POST", body, signal });
 }
 
-export function postIteration(body, { signal } = {}) {
-  return request("/network/iteration", { method: "POST", body, signal });
+/**
+ * One iteration traced. Asked for in the compact encoding (about a fifth of the list encoding's bytes for
+ * the default network) and answered decoded, as the list encoding writes it: the same float64 numbers.
+ */
+export async function postIteration(body, { signal } = {}) {
+  return decodeCompact(await request("/network/iteration", { method: "POST", body: { ...body, encoding: "compact" }, signal }));
 }
 
 export function postTrain(body, { signal } = {}) {

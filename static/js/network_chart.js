@@ -1,7 +1,7 @@
 // Loss curves in SVG with d3: a few series of {x, y} over shared axes, told apart without colour too
 // (each series has its own dash pattern and marker shape, markers thinned to about a dozen). The y axis
-// is logarithmic when every loss is positive, because a falling loss spans decades; points with a
-// null or non-finite y are gaps.
+// is logarithmic when every loss is positive, because a falling loss spans decades, and fits the losses
+// shown; points with a null or non-finite y are gaps.
 import * as d3 from "/static/vendor/d3/d3.mjs";
 import { formatNumber } from "./format.js";
 
@@ -12,6 +12,32 @@ const MARGIN = { top: 10, right: 12, bottom: 32, left: 54 };
 const MARKERS = 12;
 const SYMBOLS = { circle: d3.symbolCircle, diamond: d3.symbolDiamond, square: d3.symbolSquare,
   triangle: d3.symbolTriangle, cross: d3.symbolCross };
+
+// A log axis fits its data: padded by a fraction of the data's span in decades (never rounded out to whole
+// decades: losses all near 0.4 would get an axis from 0.1 to 1), and at least MIN_DECADES tall.
+const LOG_PADDING = 0.08;
+const MIN_DECADES = 0.05;
+
+/** [low, high] of a log axis for positive data from `low` to `high`. */
+function logDomain(low, high) {
+  const bottom = Math.log10(low);
+  const top = Math.log10(high);
+  const span = Math.max(top - bottom, MIN_DECADES);
+  const middle = (bottom + top) / 2;
+  const pad = span * LOG_PADDING;
+  return [10 ** (middle - span / 2 - pad), 10 ** (middle + span / 2 + pad)];
+}
+
+/** At most about six log ticks: 1, 2 and 5 times a power of ten when there are more, then every k-th. */
+function fewTicks(ticks) {
+  let kept = ticks;
+  if (kept.length > 6) {
+    const leading = (tick) => Math.round(tick / 10 ** Math.floor(Math.log10(tick) + 1e-9));
+    const round = kept.filter((tick) => [1, 2, 5].includes(leading(tick)));
+    if (round.length >= 2) kept = round;
+  }
+  return kept.length <= 6 ? kept : kept.filter((_, i) => i % Math.ceil(kept.length / 5) === 0);
+}
 
 const finite = (point) => point.y !== null && point.y !== undefined && Number.isFinite(point.y);
 
@@ -45,19 +71,20 @@ export function drawCurves(box, { series, xLabel = "", label = "", empty = "" })
   const [xLow, xHigh] = d3.extent(all, (point) => point.x);
   let [yLow, yHigh] = d3.extent(all, (point) => point.y);
   const positive = yLow > 0;
-  if (yLow === yHigh) {
-    [yLow, yHigh] = positive ? [yLow / 2, yHigh * 2] : [yLow - 1, yHigh + 1];
+  if (positive) {
+    [yLow, yHigh] = logDomain(yLow, yHigh);
+  } else if (yLow === yHigh) {
+    [yLow, yHigh] = [yLow - 1, yHigh + 1];
   }
   const x = d3.scaleLinear().domain([xLow, Math.max(xHigh, xLow + 1)]).range([MARGIN.left, WIDTH - MARGIN.right]);
   const y = (positive ? d3.scaleLog() : d3.scaleSymlog()).domain([yLow, yHigh])
     .range([HEIGHT - MARGIN.bottom, MARGIN.top]);
-  if (positive) y.nice();
   let yTicks;
   if (positive) {
     const [low, high] = y.domain();
     const decades = Math.log10(high / low);
-    yTicks = decades > 1.5 ? y.ticks().filter((tick) => Math.abs(Math.log10(tick) % 1) < 1e-9)
-      : y.ticks(4).filter((_, i, ticks) => ticks.length <= 6 || i % Math.ceil(ticks.length / 5) === 0);
+    const powersOfTen = y.ticks().filter((tick) => Math.abs(Math.log10(tick) % 1) < 1e-9);
+    yTicks = decades > 1.5 && powersOfTen.length >= 2 ? powersOfTen : fewTicks(y.ticks(4));
   } else {
     yTicks = y.ticks ? y.ticks(4) : [];
   }

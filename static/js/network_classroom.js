@@ -10,8 +10,8 @@
 //
 // The part's contract (classroom_ui.js): key(), busy(), snapshot(budget), follow(before), show(results),
 // release().
+import { bytesFromBase64 } from "./network_compact.js";
 import { explainDivergence } from "./network_divergence.js";
-import { DEFAULTS } from "./network_spec.js";
 import { readNetworkState } from "./network_state.js";
 
 const VERSION = 1;
@@ -27,9 +27,6 @@ const LEVELS = [
   { points: 30, bits: 0, params: false, state: false, compare: null },
 ];
 const DIGITS = 6; // significant digits of the thinned curves (the pages show 4)
-// The settings of the page's form (a change starts training afresh); the URL's other fields only show.
-const SETTINGS = [...Object.keys(DEFAULTS), "points", "noise", "classes", "own"];
-const settingsOf = (config) => JSON.stringify(SETTINGS.map((name) => config[name] ?? null));
 
 // ---- Packing numbers ------------------------------------------------------------------------------
 
@@ -53,13 +50,6 @@ function toBase64(bytes) {
   return btoa(text);
 }
 
-function fromBase64(text) {
-  const raw = atob(text);
-  const bytes = new Uint8Array(raw.length);
-  for (let i = 0; i < raw.length; i += 1) bytes[i] = raw.charCodeAt(i);
-  return bytes;
-}
-
 /** Probabilities in [0, 1] as 8- or 16-bit integers (the largest one stands for a missing number). */
 function quantize(values, bits) {
   const top = 2 ** bits - 2;
@@ -77,7 +67,7 @@ function quantize(values, bits) {
 }
 
 function dequantize(text, bits, count) {
-  const bytes = fromBase64(text);
+  const bytes = bytesFromBase64(text);
   const top = 2 ** bits - 2;
   const values = new Array(count);
   for (let i = 0; i < count; i += 1) {
@@ -268,28 +258,16 @@ class NetworkResults {
 
   /**
    * The URL now holds the teacher's settings and view: show them (network.js's followUrl). New settings
-   * start afresh, as on the teacher's page; a new view, stage, layer or detail keeps where training
-   * stands and asks the server for nothing (but the iteration the step view shows, if it is not yet
-   * the one at the teacher's position).
+   * start afresh, as on the teacher's page, and forget the position shown; a new view, stage, layer or
+   * detail keeps where training stands. The step view's iteration is asked for only if it is not yet the
+   * one at the teacher's position.
    */
   async follow(before) {
     const { page } = this;
-    if (page.limits && page.config) {
-      const state = readNetworkState(window.location.search, page.limits);
-      const previous = settingsOf(page.config);
-      page.form.show(state);
-      const config = page.form.read();
-      // NOTE: followUrl compares whole configs, which also hold the URL's view fields (view, stage,
-      // layer ...): with the settings unchanged, hand it the config it will read, so that a new stage
-      // does not start the training afresh (and make every student's page fetch it all again).
-      if (settingsOf(config) === previous) {
-        page.config = config;
-      } else {
-        this.shown = null;
-        this.stale = false;
-      }
+    if (await page.followUrl(before)) {
+      this.shown = null;
+      this.stale = false;
     }
-    await page.followUrl(before);
     if (this.stale && page.view === "step") await this.loadIteration();
   }
 

@@ -2,13 +2,12 @@
 // and one sentence; in the neuron view one unit's sums with the actual numbers) and the selected layer
 // (its formulas with the actual numbers, in KaTeX, and its matrices with their shapes). Matrices are cut
 // to a corner; every cell shows its full value on hover; a cell not computed yet shows "·".
-import katex from "/static/vendor/katex/katex.mjs";
 import { el } from "./dom.js";
 import { dataNumber, formatNumber, fullText } from "./format.js";
 import { fill, t } from "./i18n.js";
 import { number as latexNumber, operand as latexOperand } from "./latex.js";
+import { renderFormulas } from "./network_formula.js";
 
-const KATEX = { displayMode: true, throwOnError: false, trust: false, strict: "ignore", output: "htmlAndMathml" };
 const TABLE_ROWS = 6;
 const TABLE_COLUMNS = 6;
 const TERMS = 4; // terms of a unit's weighted sum written out before "⋯"
@@ -44,15 +43,6 @@ const texShape = (shape) => (Array.isArray(shape) && shape.length ? shape.join("
 const matrix = (v, shape) => `\\underset{${texShape(shape)}}{${value(v)}}`;
 const aligned = (left, ...rights) => `\\begin{aligned} ${left} &= ${rights.join(" \\\\ &= ")} \\end{aligned}`;
 const transpose = (v) => (Array.isArray(v) && Array.isArray(v[0]) ? v[0].map((_, j) => v.map((row) => row[j])) : v);
-
-function formulaLines(box, lines, phase) {
-  box.dataset.phase = phase ?? "";
-  box.replaceChildren(...lines.map((latex) => {
-    const line = el("div", { className: "formula-line", data: { latex } });
-    katex.render(latex, line, KATEX);
-    return line;
-  }));
-}
 
 /** The symbolic formulas of a layer's forward and backward pass (DESIGN.md's notation). */
 function forwardSymbols(l, activation) {
@@ -161,7 +151,7 @@ export function renderStage(parts, stages, k, context) {
     lines = update.lines;
     sentence.push(...update.sentence);
   }
-  formulaLines(parts.formula, lines, parts.phase.dataset.phase);
+  renderFormulas(parts.formula, lines, parts.phase.dataset.phase);
   writeSentence(parts.sentence, sentence);
 }
 
@@ -291,7 +281,7 @@ function renderNeuronStage(parts, stages, k, context) {
     lines = update.lines;
     sentence.push(...update.sentence);
   }
-  formulaLines(parts.formula, lines, parts.phase.dataset.phase);
+  renderFormulas(parts.formula, lines, parts.phase.dataset.phase);
   writeSentence(parts.sentence, sentence);
 }
 
@@ -358,7 +348,7 @@ export function renderLayer(parts, stages, l, k, context) {
         .replace("&= W", "&\\leftarrow W")
       : aligned(`W^{[${l}]}`, after).replace("&=", "&\\leftarrow"));
   }
-  formulaLines(parts.formulas, lines, layer.Wafter !== undefined ? "update" : layer.dZ !== undefined ? "backward" : "forward");
+  renderFormulas(parts.formulas, lines, layer.Wafter !== undefined ? "update" : layer.dZ !== undefined ? "backward" : "forward");
 
   const boxes = [
     matrixTable("W", `W[${l}]`, layer.shapes.W, layer.W, "value"),
@@ -390,7 +380,7 @@ export function renderLayerWeights(parts, l, params, sizes, activation) {
   fill(parts.heading, "net.layer_heading", { layer: String(l) });
   fill(parts.about, "net.layer_about", { units: String(sizes[l]), inputs: String(sizes[l - 1]), activation: activation ?? "" });
   const [zSymbol, aSymbol] = forwardSymbols(l, activation);
-  formulaLines(parts.formulas, [zSymbol, aSymbol], "forward");
+  renderFormulas(parts.formulas, [zSymbol, aSymbol], "forward");
   const W = params?.[`W${l}`];
   const b = params?.[`b${l}`];
   parts.matrices.replaceChildren(

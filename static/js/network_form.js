@@ -6,7 +6,7 @@ import { formatNumber } from "./format.js";
 import { fill, language, t } from "./i18n.js";
 import { ACTIVATIONS } from "./network_state.js";
 import {
-  CLASSIFICATION, DEFAULTS, OWN_CLASSES, OWN_CURVE, isOwn, outputOf, parameterCount, problemOf, sizesOf,
+  CLASSIFICATION, DEFAULTS, OWN_CLASSES, OWN_CURVE, SETTINGS, isOwn, outputOf, parameterCount, problemOf, sizesOf,
 } from "./network_spec.js";
 
 const RATE_MIN_EXP = -4;
@@ -112,9 +112,10 @@ export class NetworkForm {
     return problemOf(this.config, this.info());
   }
 
-  /** Show a config (from the URL or defaults): every field clamped, unknown data sets replaced. */
+  /** Show the settings of a config (from the URL or defaults): every field clamped, unknown data sets replaced. */
   show(config) {
-    const merged = { ...structuredClone(DEFAULTS), ...Object.fromEntries(Object.entries(config).filter(([, v]) => v !== null)) };
+    const given = Object.entries(config).filter(([name, v]) => v !== null && SETTINGS.includes(name));
+    const merged = { ...structuredClone(DEFAULTS), ...Object.fromEntries(given) };
     if (!isOwn(merged.dataset) && !this.info(merged.dataset)) merged.dataset = this.datasets[0]?.id ?? DEFAULTS.dataset;
     const info = this.info(merged.dataset);
     merged.points ??= info?.default_points ?? 200;

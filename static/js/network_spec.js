@@ -23,6 +23,13 @@ export const DEFAULTS = Object.freeze({
   iterations: 300,
 });
 
+// The fields of the settings form: a change of any of them starts training afresh. The URL's other fields
+// (view, stage, layer, detail, compared, lang) only change what is shown.
+export const SETTINGS = Object.freeze([...Object.keys(DEFAULTS), "points", "noise", "classes", "own"]);
+
+/** The settings of a config as one text: equal texts, the same network trained on the same data. */
+export const settingsKey = (config) => JSON.stringify(SETTINGS.map((name) => config?.[name] ?? null));
+
 export const isOwn = (dataset) => dataset === OWN_CLASSES || dataset === OWN_CURVE;
 
 /**

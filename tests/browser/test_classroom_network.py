@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from .network import LINES, network_url, wait_for_network, wait_for_training_to_stop, weights
+from .network import LINES, network_url, wait_for_network, wait_for_stages, wait_for_training_to_stop, weights
 from .test_classroom_pages import FOLLOW_SECONDS, eventually, join_class, start_class, wait_until
 
 SETTLE_SECONDS = 10.0  # a student's page that must also fetch the iteration at the teacher's parameters
@@ -199,5 +199,73 @@ def test_a_network_too_large_to_copy_says_so_and_still_shows_the_teachers_curve(
                   " && document.querySelector('[data-testid=train-progress]').dataset.iteration === '0'",
                timeout=SETTLE_SECONDS, what="the student back at the start")
     eventually(lambda: drawn_weights(s) == drawn_weights(t), SETTLE_SECONDS, "the seeded weights on both pages")
+    teacher.assert_clean()
+    student.assert_clean()
+
+
+def asked_the_server(probe) -> list[str]:
+    """The API paths a page asked for, beyond the room's own (its events, state and results)."""
+    paths = [urlsplit(url).path for url in probe.requests]
+    return [path for path in paths if path.startswith("/api/v1/") and not path.startswith("/api/v1/rooms")]
+
+
+def pressed(page, testid: str) -> str:
+    return f"() => document.querySelector('[data-testid={testid}]')?.getAttribute('aria-pressed') === 'true'"
+
+
+def test_only_new_settings_make_the_students_page_ask_the_server_again(open_page):
+    # 200 students: a stage, layer, view or choice of optimizers must cost the server nothing per student.
+    teacher, code, join = start_class(open_page, network_url())
+    t = teacher.page
+    t.get_by_test_id("classroom-close").click()
+    wait_for_network(t)
+    student = join_class(open_page, join)
+    s = student.page
+    wait_for_network(s)
+    before = asked_the_server(student)
+    assert before.count("/api/v1/network/iteration") == 1
+
+    for _ in range(3):
+        t.get_by_test_id("step-forward").click()
+    wait_until(s, "() => document.querySelector('[data-testid=timeline]').dataset.step === '3'", timeout=FOLLOW_SECONDS,
+               what="the student's stage 3")
+    eventually(lambda: weights(s) == weights(t), SETTLE_SECONDS, "the student's stage 3 drawn as the teacher's")
+    t.get_by_test_id("layer-button-2").click()
+    wait_until(s, pressed(s, "layer-button-2"), timeout=FOLLOW_SECONDS, what="the student's layer 2")
+    assert s.inner_text("[data-testid=layer-heading]") == "Layer 2"
+    t.get_by_test_id("view-train").click()
+    wait_until(s, pressed(s, "view-train"), timeout=FOLLOW_SECONDS, what="the student's train view")
+    t.get_by_test_id("view-compare").click()
+    t.get_by_test_id("compare-nesterov").click()
+    wait_until(s, pressed(s, "compare-nesterov"), timeout=FOLLOW_SECONDS, what="the student's choice of optimizers")
+    assert s.get_attribute("[data-testid=view-compare]", "aria-pressed") == "true"
+    t.get_by_test_id("view-step").click()
+    wait_until(s, pressed(s, "view-step"), timeout=FOLLOW_SECONDS, what="the student's step view")
+    assert s.get_attribute("[data-testid=timeline]", "data-step") == "3"
+    assert asked_the_server(student) == before
+
+    # Neuron by neuron: that iteration is asked for once; back to layer by layer, the page has it still.
+    t.get_by_test_id("detail-neuron").click()
+    wait_for_stages(s, 11)
+    assert asked_the_server(student) == [*before, "/api/v1/network/iteration"]
+    t.get_by_test_id("detail-layer").click()
+    wait_for_stages(s, 7)
+    wait_until(s, pressed(s, "detail-layer"), timeout=FOLLOW_SECONDS, what="the student's layer detail")
+    eventually(lambda: weights(s) == weights(t), SETTLE_SECONDS, "the student's drawing back layer by layer")
+    assert asked_the_server(student) == [*before, "/api/v1/network/iteration"]
+
+    # A new learning rate is a new setting: the student's page starts afresh, as the teacher's did.
+    t.fill("[data-testid=lr]", "0.2")
+    t.press("[data-testid=lr]", "Enter")
+    wait_until(s, "() => document.querySelector('[data-testid=lr]').value === '0.2'", timeout=FOLLOW_SECONDS,
+               what="the student's learning rate")
+    eventually(lambda: asked_the_server(student).count("/api/v1/network/iteration") == 3, SETTLE_SECONDS,
+               "the student's iteration at the new rate")
+    t.evaluate("document.activeElement?.blur()")
+    t.keyboard.press("End")
+    wait_until(s, "() => document.querySelector('[data-testid=timeline]').dataset.step === '6'", timeout=FOLLOW_SECONDS,
+               what="the student's update stage")
+    eventually(lambda: drawn_weights(s) == drawn_weights(t), SETTLE_SECONDS, "the weights updated at the new rate")
+    assert asked_the_server(student).count("/api/v1/network/iteration") == 3
     teacher.assert_clean()
     student.assert_clean()

@@ -164,6 +164,118 @@ def test_stepping_through_one_iteration_forward_backward_and_update(open_page, l
     probe.assert_clean()
 
 
+DEFAULT_BODY = {**SMALL_BODY, "data": {"dataset": "moons", "points": 200, "noise": 0.1, "seed": 0},
+                "layers": [{"units": 8, "activation": "tanh"}, {"units": 8, "activation": "tanh"},
+                           {"units": 1, "activation": "sigmoid"}]}
+
+
+def table_cells(page, name: str) -> list[list[float]]:
+    """The numbers of a matrix table as drawn (its corner: 6 rows, 6 columns), from every cell's data-value."""
+    return page.eval_on_selector_all(f"[data-testid=matrix-{name}] tr", """rows => rows
+        .map(r => [...r.querySelectorAll('td.num')].map(c => Number(c.dataset.value))).filter(r => r.length)""")
+
+
+def test_a_large_iteration_travels_compact_and_every_number_shown_is_the_apis(open_page, live_server):
+    # 2-8-8-1 on 160 training points: Z, A, dZ and dA are 8x160 tensors, sent as base64 float64 and references.
+    probe = open_page(network_url(points="200", arch="8-tanh,8-tanh", lr="0.1"))
+    page = probe.page
+    wait_for_network(page)
+    with page.expect_response(lambda r: urlsplit(r.url).path == "/api/v1/network/iteration") as asked:
+        page.click("[data-testid=step-restart]")
+    response = asked.value
+    assert response.request.post_data_json["encoding"] == "compact"
+    body = {**DEFAULT_BODY, "optimizer": {"name": "sgd", "learning_rate": 0.1}}
+    with urllib.request.urlopen(urllib.request.Request(live_server + "/api/v1/network/iteration",
+                                                       data=json.dumps(body).encode(),
+                                                       headers={"content-type": "application/json"})) as listed:
+        list_bytes = len(listed.read())
+    assert len(response.body()) * 3 < list_bytes  # about 265 KB instead of 1.2 MB
+    wait_for_network(page)
+    truth = node_values(api_iteration(live_server, body))
+
+    # Backward, layer 1, with layer 1's panel: every number drawn or tabled is the list answer's, bit for bit.
+    go_to_stage(page, 7)
+    page.click("[data-testid=layer-button-1]")
+    page.wait_for_function("() => document.querySelector('[data-testid=layer-heading]').textContent === 'Layer 1'")
+    for name, label, part in (("Z", "Z1", "value"), ("A", "A1", "value"), ("dZ", "Z1", "grad"), ("dW", "W1", "grad")):
+        cells = table_cells(page, name)
+        assert len(cells) == 6 and all(len(row) == min(6, len(truth[label][part][0])) for row in cells), name
+        assert cells == [row[:6] for row in truth[label][part][:6]], name
+    drawn = neurons(page)
+    for unit in range(8):
+        assert float(drawn[(1, unit)]["value"]) == truth["A1"]["value"][unit][0]
+        assert float(drawn[(1, unit)]["grad"]) == truth["Z1"]["grad"][unit][0]
+    for (layer, to, source), line in weights(page).items():
+        assert float(line["grad"]) == truth[f"W{layer}"]["grad"][to][source]
+    probe.assert_clean()
+
+
+def test_the_compare_chart_fits_its_log_axis_to_the_losses(open_page, live_server, artifacts):
+    # 2-3-1 with a small rate: every loss of the three runs lies between about 0.37 and 0.59.
+    probe = open_page(network_url(lr="0.05", iters="60", view="compare"))
+    page = probe.page
+    wait_for_network(page)
+    page.click("[data-testid=compare]")
+    page.wait_for_selector("[data-testid=compare-runs] [data-testid=compare-run-adam]")
+    compared = api(live_server, "/api/v1/network/compare", {
+        **{key: value for key, value in SMALL_BODY.items() if key != "view"}, "iterations": 60,
+        "optimizer": {"name": "sgd", "learning_rate": 0.05},
+        "optimizers": [{"name": "sgd", "learning_rate": 0.05}, {"name": "momentum", "learning_rate": 0.05, "beta": 0.9},
+                       {"name": "adam", "learning_rate": 0.05, "beta1": 0.9, "beta2": 0.999}]})
+    losses = [y for run in compared["runs"] for y in run["history"]["train_loss"] if y is not None]
+    low, high = min(losses), max(losses)
+    assert 0.3 < low and high < 0.7
+
+    chart = "[data-testid=compare-chart]"
+    ticks = [float(text.replace(MINUS, "-")) for text in page.eval_on_selector_all(
+        f"{chart} .y-axis .tick text", "ts => ts.map(t => t.textContent)")]
+    # Ticks a person can read the losses against, none far outside them (not 0.1 and 1 around 0.4 and 0.6).
+    assert len(ticks) >= 3, ticks
+    assert all(low / 1.15 <= tick <= high * 1.15 for tick in ticks), (ticks, low, high)
+    # The curves fill the axis's height, with a little room above and below.
+    axis = page.locator(f"{chart} .y-axis path.domain").bounding_box()
+    tops, bottoms = zip(*page.eval_on_selector_all(f"{chart} path.line", """ls => ls.map(l => {
+        const box = l.getBoundingClientRect(); return [box.top, box.bottom]; })"""))
+    filled = (max(bottoms) - min(tops)) / axis["height"]
+    assert 0.75 <= filled < 1.0, filled
+    assert min(tops) > axis["y"] and max(bottoms) < axis["y"] + axis["height"]
+    page.locator(chart).screenshot(path=str(artifacts / "network-1280-compare-axis.png"))
+    probe.assert_clean()
+
+
+def test_a_phone_fits_each_formula_to_its_box_at_a_readable_size(open_page, artifacts):
+    probe = open_page(network_url(), width=375, height=800)
+    page = probe.page
+    wait_for_network(page)
+    fitted = """() => { const box = document.querySelector('[data-testid=formula]');
+        const full = parseFloat(getComputedStyle(box).fontSize) * 1.21;  // KaTeX's size at scale 1
+        return {over: box.scrollWidth - box.clientWidth, latex: [...box.querySelectorAll('.formula-line')].map(l => l.dataset.latex),
+                rows: [...box.querySelectorAll('.formula-line')].map(l => l.dataset.rows ?? ''),
+                scales: [...box.querySelectorAll('.formula-line .katex')].map(k => parseFloat(getComputedStyle(k).fontSize) / full)}; }"""
+    # The inputs (A0 = X = a 2x32 matrix), the loss (the cross-entropy written out) and backward layer 1
+    # (dZ with g', two equations on one line) are all wider than a phone at full size.
+    rows = {}
+    for index, starts in ((INPUTS, "A^{[0]} = X = "), (LOSS, "L = "), (BACKWARD_1, "dZ^{[1]} = ")):
+        go_to_stage(page, index)
+        page.evaluate("document.fonts.ready")
+        page.wait_for_function(f"() => document.querySelector('[data-testid=formula] .formula-line')?.dataset.latex.startsWith({starts!r})")
+        shown = page.evaluate(fitted)
+        assert shown["over"] <= 0, (index, shown)  # no sideways scrolling, even inside the box
+        assert all(scale >= 0.79 for scale in shown["scales"]), (index, shown)
+        assert shown["latex"][0].startswith(starts)  # the formula as written, whatever its rows
+        rows[index] = shown["rows"][0]
+        page.locator("#explanation").screenshot(path=str(artifacts / f"network-375-formula-stage{index + 1}.png"))
+    # The loss is too long even at 80 %: it is broken into rows (inside its bracket, and "= L" on its own).
+    assert rows[LOSS] == "3" and rows[INPUTS] == ""
+
+    # A narrower phone: the formulas are fitted again to the new width.
+    page.set_viewport_size({"width": 320, "height": 800})
+    page.wait_for_function("() => { const box = document.querySelector('[data-testid=formula]'); "
+                           "return box.clientWidth < 300 && box.scrollWidth <= box.clientWidth; }")
+    assert all(scale >= 0.79 for scale in page.evaluate(fitted)["scales"])
+    probe.assert_clean()
+
+
 def agrees(x: float) -> object:
     """The neuron view's sums run in another order than the layer view's matrix products: 12 digits agree."""
     return pytest.approx(x, rel=1e-12, abs=1e-15)
