@@ -18,6 +18,7 @@ export function isLanguage(code) {
 // A page may bring words of its own (static/js/lang/<page>_<code>.js), added to the shared table when
 // a language loads, so that no other page downloads them.
 const PAGE_LOADERS = [];
+let lateMerges = Promise.resolve();
 
 /** Register a page's own tables, {en: () => import(...), zh: ...}, before the first setLanguage. */
 export function addPageTables(loaders) {
@@ -31,12 +32,19 @@ export function addPageTables(loaders) {
  */
 export async function addLateTables(loaders) {
   PAGE_LOADERS.push(loaders);
-  await Promise.all(Object.keys(TABLES).map(async (code) => Object.assign(TABLES[code], (await loaders[code]()).default)));
+  const merge = Promise.all(Object.keys(TABLES).map(async (code) => Object.assign(TABLES[code], (await loaders[code]()).default)));
+  lateMerges = Promise.all([lateMerges, merge]);
+  await merge;
 }
 
+// NOTE: a table may still be loading when a late module adds its words (the classroom opened while a
+// language switch is on its way): such a load reads the page tables again until none came meanwhile.
 async function load(code) {
-  TABLES[code] ??= Object.assign({}, ...(await Promise.all([LOADERS[code](), ...PAGE_LOADERS.map((page) => page[code]())]))
-    .map((module) => module.default));
+  while (!TABLES[code]) {
+    const known = PAGE_LOADERS.length;
+    const modules = await Promise.all([LOADERS[code](), ...PAGE_LOADERS.map((page) => page[code]())]);
+    if (PAGE_LOADERS.length === known) TABLES[code] ??= Object.assign({}, ...modules.map((module) => module.default));
+  }
   return TABLES[code];
 }
 
@@ -117,6 +125,7 @@ export function translatePage(root = document) {
 /** Keys present in one table and missing in another, for the tests. */
 export async function missingKeys() {
   await Promise.all(LANGUAGES.map(load));
+  await lateMerges;
   const all = new Set(LANGUAGES.flatMap((code) => Object.keys(TABLES[code])));
   const missing = {};
   for (const code of LANGUAGES) {
