@@ -1,8 +1,9 @@
 """The forward pass: every node's value, and where a value went non-finite, why and where it started."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from math import isfinite
 
@@ -50,16 +51,9 @@ class Forward:
     origin: list[int | None]  # for a non-finite value: the node where non-finiteness began
 
 
-def forward(graph: Graph, bindings: dict[int, Any], flags: FloatFlags | None = None, *,
-            checked: bool = True) -> Forward:
-    """Evaluate every node in order. Call inside flags.watching() to learn why a value went bad.
-
-    checked=False skips the size caps and the per-node finiteness checks (every status reads ok): the
-    fast path for graphs a builder sized itself, whose caller checks the results and runs again
-    checked when something is not finite (engine.train).
-    """
-    if not checked:
-        return Forward(_values(graph, bindings), [OK] * len(graph.nodes), [None] * len(graph.nodes))
+def forward(graph: Graph, bindings: dict[int, Any], flags: FloatFlags | None = None) -> Forward:
+    """Evaluate every node in order, checking sizes and finiteness. Call inside flags.watching() to learn
+    why a value went bad. (The training fast path, which checks nothing, is run_forward below.)"""
     flags = flags or FloatFlags()
     values: list[Any] = []
     status: list[str] = []
@@ -146,6 +140,89 @@ def _values(graph: Graph, bindings: dict[int, Any]) -> list[Any]:
         else:
             append(OPS[op_name].forward(*[values[i] for i in node.inputs]))
     return values
+
+
+# ---- The training fast path: compiled once, numbers worked out when first read -------------------
+
+LATER = object()  # a placeholder in a Deferred list
+
+
+@dataclass(slots=True)
+class Program:
+    """A graph's forward pass for the training fast path (engine.trace.run, checked=False), compiled once."""
+    template: list[Any]  # each constant in place, LATER for each node left for later, None for the rest
+    inputs: list[int]
+    steps: list[tuple[int, Callable[..., Any], tuple[int, ...]]]  # (node, forward with its settings, inputs)
+    later: list[int]  # nodes worked out only when read (Deferred), in order
+
+
+def compile_forward(graph: Graph, later: frozenset[int] = frozenset()) -> Program:
+    template: list[Any] = [None] * len(graph.nodes)
+    inputs, steps = [], []
+    for node in graph.nodes:
+        if node.op == INPUT:
+            inputs.append(node.index)
+        elif node.op == CONST:
+            template[node.index] = np.float64(node.constant)  # a NumPy scalar never changes: one serves every run
+        elif node.index in later:
+            template[node.index] = LATER
+        else:
+            steps.append((node.index, _forward_of(node), node.inputs))
+    return Program(template, inputs, steps, sorted(later))
+
+
+def _forward_of(node: Node) -> Callable[..., Any]:
+    forward = OPS[node.op].forward
+    return functools.partial(forward, **node.settings) if node.settings else forward
+
+
+def run_forward(program: Program, bindings: dict[int, Any]) -> list[Any]:
+    """_values' numbers, without its per-node dispatch; call inside np.errstate."""
+    values = list(program.template)
+    for index in program.inputs:
+        values[index] = bindings[index]
+    for index, forward, inputs in program.steps:
+        values[index] = forward(*[values[i] for i in inputs])
+    return values
+
+
+class Deferred(list):
+    """A list whose LATER items are worked out when first read, in order: the training fast path skips the
+    nodes no gradient goes through, such as an output layer's softmax (the loss reads the logits), which a
+    trainer reads only now and then, for its accuracy."""
+
+    def __init__(self, items: list[Any], pending: list[int], work_out: Callable[[Any, int], Any]) -> None:
+        super().__init__(items)
+        self._pending = list(pending)  # the LATER places, in order
+        self._work_out = work_out  # (this list, index) -> that item: given the list, so no reference cycle
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        item = list.__getitem__(self, index)
+        if item is LATER:
+            last = index % len(self)
+            with np.errstate(all="ignore"):
+                while self._pending and self._pending[0] <= last:  # in order: no recursion, however long the chain
+                    pending = self._pending.pop(0)
+                    list.__setitem__(self, pending, self._work_out(self, pending))
+            item = list.__getitem__(self, index)
+        return item
+
+    def __iter__(self) -> Any:
+        return (self[i] for i in range(len(self)))
+
+    def __reversed__(self) -> Any:
+        return (self[i] for i in range(len(self) - 1, -1, -1))
+
+
+def deferred_values(graph: Graph, program: Program, values: list[Any]) -> Deferred:
+    """run_forward's `values` with the program's later nodes evaluated when first read."""
+    nodes = graph.nodes
+
+    def work_out(deferred: Deferred, index: int) -> Any:
+        return _forward_of(nodes[index])(*[deferred[i] for i in nodes[index].inputs])
+    return Deferred(values, program.later, work_out)
 
 
 def output_value(graph: Graph, bindings: dict[int, Any]) -> Any:

@@ -100,6 +100,16 @@ class Graph:
         node.settings = dict(settings) if settings else None
         return node
 
+    def add_element(self, op: str, inputs: tuple[int, ...], label: str, *, named: bool = False) -> Node:
+        """One element of a tensor node of another graph, `op` being that node's op and `inputs` the elements
+        it depends on, as many as there are (engine.nn's neuron view splits the layer view so). Such a graph
+        records numbers computed elsewhere: engine.evaluate never runs it."""
+        if op not in OPS:
+            raise ValueError(f"op {op!r} is not in the op table")
+        if inputs and (min(inputs) < 0 or max(inputs) >= len(self.nodes)):
+            raise ValueError("a node's inputs must be added before it")
+        return self._append(op, inputs, label, named, None)
+
     def name_node(self, index: int, name: str) -> None:
         node = self.nodes[index]
         if node.named:
@@ -112,7 +122,12 @@ class Graph:
         """For each node: does its value depend on some input that wants a gradient (so it carries one)?"""
         needs: list[bool] = []
         for node in self.nodes:
-            needs.append((node.op == INPUT and node.requires_grad) or any(needs[i] for i in node.inputs))
+            need = node.op == INPUT and node.requires_grad
+            for i in node.inputs:
+                if needs[i]:
+                    need = True
+                    break
+            needs.append(need)
         return needs
 
     def reaches_output(self) -> list[bool]:

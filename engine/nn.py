@@ -24,26 +24,28 @@ Initialisation (numpy.random.default_rng(seed), layer by layer, W1 first; biases
 He normal, std sqrt(2 / fan_in), for a relu layer; Glorot (Xavier) normal, std
 sqrt(2 / (fan_in + fan_out)), for tanh, sigmoid, linear and the output layer.
 
-The neuron view builds the same iteration as a SCALAR graph for small nets: every weight, and every
-z and a of every sample, is its own node, so each multiply-add of each neuron is a visible step.
-`layer_tensors` gathers its nodes back into the layer view's tensors; the two views agree.
+The neuron view is the same iteration split for small nets: every element of every layer node (each weight,
+bias, input, target, and each sample's w.a, z and a) is a scalar node, with an edge to each element it depends
+on, and every number is the layer view's, so the two views agree to the last bit (see the section's note).
+`layer_tensors` gathers its nodes back into the layer view's tensors.
 """
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from math import isfinite
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from .errors import LimitError, ValueInputError
 from .evaluate import OK, output_value
-from .graph import CONST, INPUT, Graph
+from .graph import CONST, INPUT, Graph, Node
 from .limits import LIMITS, Limits
 from .ops import OPS
 from .optim import SGD, as_parameter, first_order_prediction
-from .trace import Trace, Update, UpdateStep, run
-from .values import number_text
+from .trace import EdgeStep, ForwardStep, SeedStep, Trace, Update, UpdateStep, operand_number, run
+from .values import number_text, to_json
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 LOSSES = ("cross_entropy", "bce", "mse")
@@ -441,8 +443,7 @@ def iteration(model: MLP, params: Mapping[str, np.ndarray], x: np.ndarray, y: np
 
 def apply_update(optimizer: SGD, params: Mapping[str, np.ndarray],
                  gradients: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    optimizer.begin()
-    return {name: optimizer.update(name, params[name], gradients[name]) for name in params}
+    return optimizer.update_all(params, gradients)
 
 
 def _update_formula(optimizer: SGD, name: str, before: Any, gradient: Any, after: Any) -> str:
@@ -579,36 +580,44 @@ def largest_relative_update(net: NetGraph, before: Mapping[str, np.ndarray],
             "status": EXPLODED, "rule": LARGEST_RELATIVE_UPDATE, "growth": growth if np.isfinite(growth) else None}
 
 
-# ---- The neuron view: the same iteration, one scalar node per weight, z and a ------------------
+# ---- The neuron view: the layer view split into one scalar node per element -------------------
+# NOTE: why split rather than build a scalar graph of its own. A scalar graph adds the rounded products
+# w * a one at a time, while the layer view's W @ A is one BLAS call (fused multiply-adds, its own order),
+# its sums over samples are NumPy's pairwise sums, and its loss gradients divide by m where a chain of
+# scalar steps can only multiply by 1/m: such a graph agrees with the layer view to about 12 digits, never
+# exactly. So every number of the neuron view comes from one run of the layer view: each layer node is
+# split into one scalar node per element, with an edge to each element it depends on (element [i, s] of
+# W1 @ X to row i of W1 and column s of X), and each backward step multiplies its upstream by its local
+# derivative right there. Where a node's gradient collects several contributions, the steps add them one
+# by one and the last one shows the layer view's total; if that differs from the one-by-one sum (in the
+# last digits), its note says so and gives both.
+
+_SUMMED = ("summed as the layer view sums it (one BLAS matrix product with fused multiply-adds, or NumPy's "
+           "pairwise sum): the number of this node in both views; one_by_one adds the terms in the order shown")
+
 
 @dataclass
 class NeuronView:
     spec: MLPSpec
     m: int
+    net: NetGraph  # the layer view this one splits
     graph: Graph
-    # ("W", l, i, j), ("b", l, i), ("Z" or "A", l, i, s), ("X", i, s), ("Y", i, s), ("L",) -> node index
+    elements: list[np.ndarray]  # for each layer node, its elements' neuron nodes (an int array of its shape)
+    source: list[tuple[int, tuple[int, ...]]]  # for each neuron node: (its layer node, its place there)
+    # ("W", l, i, j), ("b", l, i), ("Z" or "A", l, i, s), ("X", j, s), ("Y", c, s), ("L",) -> node index
     index: dict[tuple[Any, ...], int]
-    params: dict[tuple[str, int, int, int], int] = field(default_factory=dict)  # (name, l, i, j) -> input node
-
-    def bind(self, params: Mapping[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> dict[int, Any]:
-        bindings: dict[int, Any] = {}
-        for key, node in self.index.items():
-            kind = key[0]
-            if kind == "W":
-                bindings[node] = np.float64(params[f"W{key[1]}"][key[2], key[3]])
-            elif kind == "b":
-                bindings[node] = np.float64(params[f"b{key[1]}"][key[2], 0])
-            elif kind == "X":
-                bindings[node] = np.float64(x[key[1], key[2]])
-            elif kind == "Y":
-                bindings[node] = np.float64(y[key[1], key[2]])
-        return bindings
 
 
 def neuron_node_count(spec: MLPSpec, m: int) -> int:
+    """The nodes of the neuron view of m samples: one per element of every node of the layer view."""
     sizes = spec.sizes
-    per_sample = sizes[0] + sum(n * (2 * p + 2) for p, n in zip(sizes, sizes[1:])) + 6 * sizes[-1] + 4
-    return m * per_sample + spec.parameter_count + (2 * spec.parameter_count if spec.l2 else 0) + 8
+    count = sizes[0] * m + sizes[-1] * m + 1  # X, Y and the data loss
+    for p, n, activation in zip(sizes, sizes[1:], spec.activations):
+        count += n * p + n + (2 if activation == "linear" else 3) * n * m  # W, b, W A, Z and A
+    if spec.l2:
+        weights = spec.parameter_count - sum(sizes[1:])
+        count += weights + 2 * spec.layers + 2  # W * W, a sum per layer, their total, lambda / 2m, L_l2, L
+    return count
 
 
 def check_neuron_view(spec: MLPSpec, m: int, limits: Limits = LIMITS) -> int:
@@ -618,151 +627,262 @@ def check_neuron_view(spec: MLPSpec, m: int, limits: Limits = LIMITS) -> int:
                          limits.max_neuron_parameters, field="layers")
     nodes = neuron_node_count(spec, m)
     if nodes > limits.max_neuron_nodes:
-        raise LimitError(f"the neuron view of {m} samples would take about {nodes} nodes; the cap is "
+        raise LimitError(f"the neuron view of {m} samples would take {nodes} nodes; the cap is "
                          f"{limits.max_neuron_nodes} (max_neuron_nodes): use a smaller batch", "max_neuron_nodes",
                          limits.max_neuron_nodes, field="batch_size")
     return nodes
 
 
+def _layer_shapes(net: NetGraph) -> list[tuple[int, ...]]:
+    """The shape of every node of the layer view, from the architecture alone."""
+    spec = net.spec
+    given = {net.X: (spec.sizes[0], net.m), net.Y: (spec.sizes[-1], net.m),
+             **{index: spec.parameter_shapes()[name] for name, index in net.params.items()}}
+    shapes: list[tuple[int, ...]] = []
+    for node in net.graph.nodes:
+        operands = [shapes[i] for i in node.inputs]
+        if node.op == INPUT:
+            shapes.append(given[node.index])
+        elif node.op == "matmul":
+            shapes.append((operands[0][0], operands[1][1]))
+        elif node.op == "softmax" or OPS.get(node.op, OPS["sum"]).elementwise:
+            shapes.append(np.broadcast_shapes(*operands))
+        else:  # a constant, a sum or a loss
+            shapes.append(())
+    return shapes
+
+
+def _element_inputs(op: str, operands: list[np.ndarray], at: tuple[int, ...]) -> tuple[int, ...]:
+    """The neuron nodes element `at` of an `op` node depends on, given its operands' neuron nodes."""
+    if op == "matmul":  # row i of the left, column s of the right
+        left, right = operands
+        return (*left[at[0], :].tolist(), *right[:, at[1]].tolist())
+    if op == "softmax":  # its column
+        return tuple(operands[0][:, at[1]].tolist())
+    if OPS[op].elementwise:  # the same place, or where broadcasting took it from
+        return tuple(int(cells[tuple(0 if n == 1 else k for n, k in zip(cells.shape, at[len(at) - cells.ndim:]))])
+                     for cells in operands)
+    return tuple(node for cells in operands for node in cells.reshape(-1).tolist())  # a sum or a loss: all
+
+
+def _element_label(name: str, named: bool, at: tuple[int, ...], single: bool) -> str:
+    if not at:
+        return name
+    where = ",".join(str(k + 1) for k in (at[:1] if single else at))
+    return f"{name}[{where}]" if named else f"({name})[{where}]"
+
+
 def build_neuron_graph(spec: MLPSpec, m: int, limits: Limits = LIMITS) -> NeuronView:
-    """Every weight, bias, input and target a scalar input node; every z and a of every sample a scalar node."""
+    """The layer view of m samples split into scalar nodes: W1[i,j], b1[i], X[j,s], (W1 @ X)[i,s], Z1[i,s],
+    A1[i,s], ..., Y[c,s], L, one per element of each layer node, with the layer node's op."""
     estimate = check_neuron_view(spec, m, limits)
+    net = build_graph(spec, m, limits)
     graph = Graph(limits=limits.raised(max_nodes=max(limits.max_nodes, estimate)))
-    index: dict[tuple[Any, ...], int] = {}
-    sizes = spec.sizes
-    L = spec.layers
-
-    def named(node: int, label: str, key: tuple[Any, ...], formula: str) -> int:
-        graph.name_node(node, label)
-        index[key] = node
-        graph.notes[("forward", node)] = {"view": "neuron", "tensor": key[0] + (str(key[1]) if len(key) > 3 else ""),
-                                          "layer": key[1] if len(key) > 3 else 0, "formula": formula,
-                                          "index": list(key[2:] if len(key) > 3 else key[1:])}
-        return node
-
-    for l in range(1, L + 1):
-        for i in range(sizes[l]):
-            for j in range(sizes[l - 1]):
-                node = graph.add_input(f"W{l}[{i + 1},{j + 1}]").index
-                index[("W", l, i, j)] = node
-                graph.notes[("forward", node)] = {"view": "neuron", "tensor": f"W{l}", "layer": l, "index": [i, j],
-                                                  "formula": f"w[{l}]_{i + 1}{j + 1}: from unit {j + 1} of layer "
-                                                             f"{l - 1} to unit {i + 1} of layer {l}"}
-            node = graph.add_input(f"b{l}[{i + 1}]").index
-            index[("b", l, i)] = node
-            graph.notes[("forward", node)] = {"view": "neuron", "tensor": f"b{l}", "layer": l, "index": [i, 0],
-                                              "formula": f"b[{l}]_{i + 1}"}
-    sample_losses = []
-    for s in range(m):
-        previous = []
-        for j in range(sizes[0]):
-            node = graph.add_input(f"X[{j + 1},{s + 1}]", requires_grad=False).index
-            index[("X", j, s)] = node
-            graph.notes[("forward", node)] = {"view": "neuron", "tensor": "X", "layer": 0, "index": [j, s],
-                                              "formula": f"x_{j + 1} of sample {s + 1}"}
-            previous.append(node)
-        zs: list[int] = []
-        for l in range(1, L + 1):
-            activation = spec.activations[l - 1]
-            zs, current = [], []
-            for i in range(sizes[l]):
-                total = None
-                for j, a in enumerate(previous):
-                    term = graph.add_op("mul", (index[("W", l, i, j)], a),
-                                        f"W{l}[{i + 1},{j + 1}] * A{l - 1}[{j + 1},{s + 1}]").index
-                    total = term if total is None else graph.add_op("add", (total, term), "…").index
-                z = graph.add_op("add", (total, index[("b", l, i)]), "z").index
-                z = named(z, f"Z{l}[{i + 1},{s + 1}]", ("Z", l, i, s),
-                          f"z[{l}]_{i + 1} = sum_j w[{l}]_{i + 1}j a[{l - 1}]_j + b[{l}]_{i + 1}, sample {s + 1}")
-                zs.append(z)
-            if activation == "softmax":
-                current = _scalar_softmax(graph, zs, l, s, named)
-            elif activation == "linear":
-                current = []
-                for i, z in enumerate(zs):
-                    graph.name_node(z, f"A{l}[{i + 1},{s + 1}]")
-                    index[("A", l, i, s)] = z
-                    current.append(z)
+    biases = {layer.b for layer in net.layers}
+    elements: list[np.ndarray] = []
+    source: list[tuple[int, tuple[int, ...]]] = []
+    for node, shape in zip(net.graph.nodes, _layer_shapes(net)):
+        cells = np.empty(shape, dtype=np.intp)
+        operands = [elements[i] for i in node.inputs]
+        single = node.index in biases
+        for at in np.ndindex(*shape):
+            label = _element_label(node.label, node.named, at, single)
+            if node.op == INPUT:
+                element = graph.add_input(label, requires_grad=node.requires_grad)
+            elif node.op == CONST:
+                element = graph.add_const(node.constant, node.label)
             else:
-                current = [named(graph.add_op(activation, (z,), "a").index, f"A{l}[{i + 1},{s + 1}]",
-                                 ("A", l, i, s), f"a[{l}]_{i + 1} = {activation}(z[{l}]_{i + 1}), sample {s + 1}")
-                           for i, z in enumerate(zs)]
-            previous = current
-        targets = []
-        for c in range(sizes[-1]):
-            node = graph.add_input(f"Y[{c + 1},{s + 1}]", requires_grad=False).index
-            index[("Y", c, s)] = node
-            targets.append(node)
-        sample_losses.append(_scalar_sample_loss(graph, spec, zs, previous, targets))
-    total = sample_losses[0]
-    for node in sample_losses[1:]:
-        total = graph.add_op("add", (total, node), "…").index
-    data_loss = graph.add_op("div", (total, graph.add_const(float(m), str(m)).index), "L").index
-    graph.name_node(data_loss, "L")
-    loss = data_loss
-    if spec.l2 > 0.0:
-        graph.nodes[data_loss].label = "L_data"
-        squares = None
-        for key, node in index.items():
-            if key[0] == "W":
-                square = graph.add_op("mul", (node, node), "w * w").index
-                squares = square if squares is None else graph.add_op("add", (squares, square), "…").index
-        coefficient = spec.l2 / (2.0 * m)
-        scale = graph.add_const(coefficient, number_text(np.float64(coefficient))).index
-        penalty = graph.add_op("mul", (scale, squares), "L_l2").index
-        graph.name_node(penalty, "L_l2")
-        loss = graph.add_op("add", (data_loss, penalty), "L").index
-        graph.name_node(loss, "L")
-    index[("L",)] = loss
-    graph.output = loss
-    return NeuronView(spec, m, graph, index)
-
-
-def _scalar_softmax(graph: Graph, zs: list[int], l: int, s: int, named: Any) -> list[int]:
-    """a_c = exp(z_c - max) / sum_k exp(z_k - max), from scalar ops (the loss reads the z's, not these)."""
-    largest = zs[0]
-    for z in zs[1:]:
-        largest = graph.add_op("max", (largest, z), "max").index
-    exps = [graph.add_op("exp", (graph.add_op("sub", (z, largest), "z - max").index,), "exp(z - max)").index
-            for z in zs]
-    total = exps[0]
-    for e in exps[1:]:
-        total = graph.add_op("add", (total, e), "…").index
-    return [named(graph.add_op("div", (e, total), "").index, f"A{l}[{c + 1},{s + 1}]", ("A", l, c, s),
-                  f"a[{l}]_{c + 1} = softmax(z[{l}])_{c + 1}, sample {s + 1}") for c, e in enumerate(exps)]
-
-
-def _scalar_sample_loss(graph: Graph, spec: MLPSpec, zs: list[int], outputs: list[int], targets: list[int]) -> int:
-    """One sample's loss, summed over the output units (the mean over samples comes after)."""
-    terms = []
-    if spec.loss == "cross_entropy":
-        # sum_c y_c (logsumexp(z) - z_c), with the max taken out of the exponentials
-        largest = zs[0]
-        for z in zs[1:]:
-            largest = graph.add_op("max", (largest, z), "max").index
-        exps = [graph.add_op("exp", (graph.add_op("sub", (z, largest), "z - max").index,), "exp(z - max)").index
-                for z in zs]
-        total = exps[0]
-        for e in exps[1:]:
-            total = graph.add_op("add", (total, e), "…").index
-        logsumexp = graph.add_op("add", (graph.add_op("log", (total,), "log(…)").index, largest), "logsumexp").index
-        for z, y in zip(zs, targets):
-            difference = graph.add_op("sub", (logsumexp, z), "logsumexp - z").index
-            terms.append(graph.add_op("mul", (y, difference), "y * (logsumexp - z)").index)
-    elif spec.loss == "bce":
-        terms = [graph.add_op("bce", (z, y), "bce(z, y)").index for z, y in zip(zs, targets)]
-    else:
-        terms = [graph.add_op("mse", (a, y), "mse(a, y)").index for a, y in zip(outputs, targets)]
-    loss = terms[0]
-    for term in terms[1:]:
-        loss = graph.add_op("add", (loss, term), "…").index
-    return loss
+                element = graph.add_element(node.op, _element_inputs(node.op, operands, at), label, named=node.named)
+            element.aliases = tuple(_element_label(alias, True, at, single) for alias in node.aliases)
+            cells[at] = element.index
+            source.append((node.index, at))
+        elements.append(cells)
+    graph.output = int(elements[net.loss][()])
+    index: dict[tuple[Any, ...], int] = {("L",): graph.output}
+    for kind, layer_node in (("X", net.X), ("Y", net.Y)):
+        index.update(((kind, *at), int(node)) for at, node in np.ndenumerate(elements[layer_node]))
+    for layer in net.layers:
+        for kind, layer_node in (("W", layer.W), ("Z", layer.Z), ("A", layer.A)):
+            index.update(((kind, layer.layer, *at), int(node)) for at, node in np.ndenumerate(elements[layer_node]))
+        index.update((("b", layer.layer, i), int(node)) for (i, _), node in np.ndenumerate(elements[layer.b]))
+    return NeuronView(spec, m, net, graph, elements, source, index)
 
 
 def neuron_trace(spec: MLPSpec, params: Mapping[str, np.ndarray], x: np.ndarray, y: np.ndarray, *,
                  record: bool = True, limits: Limits = LIMITS) -> tuple[NeuronView, Trace]:
+    """One forward and backward pass neuron by neuron: the layer view's run, split element by element."""
     view = build_neuron_graph(spec, x.shape[1], limits)
-    return view, run(view.graph, view.bind(params, x, y), record=record)
+    layer = run(view.net.graph, view.net.bind(params, x, y), record=False)
+    return view, _split_trace(view, layer, record)
+
+
+def _element_status(number: Any, status: str) -> str:
+    if number is None:
+        return "none"
+    if isfinite(number):
+        return OK
+    return status if status not in (OK, "none") else ("nan" if np.isnan(number) else "inf")
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a == b or (np.isnan(a) and np.isnan(b))
+
+
+def _split_trace(view: NeuronView, layer: Trace, record: bool) -> Trace:
+    graph = view.graph
+    nodes = graph.nodes
+    values = [layer.values[p][at] for p, at in view.source]
+    grads = [None if layer.grads[p] is None else layer.grads[p][at] for p, at in view.source]
+    status = [_element_status(value, layer.status[p]) for value, (p, _) in zip(values, view.source)]
+    grad_status = [_element_status(grad, layer.grad_status[p]) for grad, (p, _) in zip(grads, view.source)]
+    steps: list[Any] = []
+    if record:
+        with np.errstate(all="ignore"):
+            for node in nodes:
+                formula, note = _neuron_forward(view, node, values)
+                steps.append(ForwardStep(len(steps), node.id, values[node.index], status[node.index], formula, note))
+            output = nodes[graph.output]
+            steps.append(SeedStep(len(steps), output.id, grads[graph.output], "dL/dL = 1"))
+            _neuron_backward(view, layer, values, grads, steps)
+    origins: list[int | None] = [None] * len(nodes)
+    return Trace(graph, values, status, origins, grads, grad_status, list(origins), steps)
+
+
+def _sum_note(note: dict[str, Any], total: Any, one_by_one: Any) -> dict[str, Any]:
+    if _same(total, one_by_one):
+        return note
+    return {**note, "one_by_one": to_json(one_by_one), "remark": _SUMMED}
+
+
+def _neuron_forward(view: NeuronView, node: Node, values: list[Any]) -> tuple[str, dict[str, Any]]:
+    """A node's forward formula with its numbers, and its note: which element of which layer node it is."""
+    p, at = view.source[node.index]
+    layer_node = view.net.graph.nodes[p]
+    layer, quantity = view.net.quantity.get(p, (None, None))
+    note = {"view": "neuron", "tensor": layer_node.label, "layer": layer, "quantity": quantity, "index": list(at)}
+    value = values[node.index]
+    result = number_text(value)
+    if not node.inputs:
+        return (result if node.op == CONST else f"{node.label} = {result}"), note
+    nodes = view.graph.nodes
+    names = [nodes[i].label for i in node.inputs]
+    numbers = [values[i] for i in node.inputs]
+    op = OPS[node.op]
+    if node.op == "matmul":
+        half = len(names) // 2
+        named = " + ".join(f"{w} * {a}" for w, a in zip(names[:half], names[half:]))
+        shown = " + ".join(f"{_factor(w, k == 0)} * {_factor(a)}" for k, (w, a) in enumerate(zip(numbers[:half],
+                                                                                               numbers[half:])))
+        one_by_one = _one_by_one([w * a for w, a in zip(numbers[:half], numbers[half:])])
+        return f"{node.label} = {named} = {shown} = {result}", _sum_note(note, value, one_by_one)
+    if node.op == "sum":
+        shown = " + ".join(_factor(x, k == 0) for k, x in enumerate(numbers))
+        return (f"{node.label} = {' + '.join(names)} = {shown} = {result}",
+                _sum_note(note, value, _one_by_one(numbers)))
+    if node.op == "softmax":
+        row = at[0] + 1
+        shown = ", ".join(number_text(x) for x in numbers)
+        return f"{node.label} = softmax({', '.join(names)})[{row}] = softmax({shown})[{row}] = {result}", note
+    if not op.elementwise:  # a loss, over whole tensors
+        a, b = (view.net.graph.nodes[i].label for i in layer_node.inputs)
+        return f"{node.label} = {op.text.format(a=a, b=b)} = {result}", note
+    operands = {"ab"[k]: name for k, name in enumerate(names)}
+    filled = {"ab"[k]: operand_number(x, op.notation, k, op.name) for k, x in enumerate(numbers)}
+    return f"{node.label} = {op.text.format(**operands)} = {op.text.format(**filled)} = {result}", note
+
+
+def _factor(x: Any, first: bool = False) -> str:
+    text = number_text(x)
+    return text if first or text[0] != "-" else f"({text})"
+
+
+def _one_by_one(terms: list[Any]) -> Any:
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
+def _neuron_backward(view: NeuronView, layer: Trace, values: list[Any], grads: list[Any], steps: list[Any]) -> None:
+    """One step per edge, layer nodes last to first and each one's elements in order (a reverse topological
+    order: no element of a layer node depends on another). upstream * local = contribution is computed here;
+    a node's gradient adds its contributions one by one, and its last step carries the layer view's total."""
+    graph = view.graph
+    nodes = graph.nodes
+    needs = graph.depends_on_inputs()
+    reach = graph.reaches_output()
+    edges = [(node, k, j) for cells in reversed(view.elements) for node in (nodes[i] for i in cells.reshape(-1))
+             if needs[node.index] and reach[node.index] for k, j in enumerate(node.inputs) if needs[j]]
+    remaining = [0] * len(nodes)
+    for _, _, j in edges:
+        remaining[j] += 1
+    running: list[Any] = [None] * len(nodes)
+    locals_of = _LocalDerivatives(view, layer, values)
+    for node, k, j in edges:
+        upstream = grads[node.index]
+        local, local_formula = locals_of(node, k)
+        contribution = upstream * local
+        total = contribution if running[j] is None else running[j] + contribution
+        running[j] = total
+        remaining[j] -= 1
+        note = None
+        if remaining[j] == 0:
+            if not _same(grads[j], total):
+                note = {"view": "neuron", "one_by_one": to_json(total), "layer_formula": locals_of.summed(j),
+                        "remark": _SUMMED}
+            total = grads[j]
+        steps.append(EdgeStep(len(steps), nodes[j].id, node.id, k, upstream, local, contribution, total,
+                              _element_status(total, OK), local_formula, note))
+
+
+class _LocalDerivatives:
+    """d(node)/d(its input k) for an element of a layer node, with the formula that says what it is."""
+
+    def __init__(self, view: NeuronView, layer: Trace, values: list[Any]) -> None:
+        self.view, self.layer, self.values = view, layer, values
+        self.vjps: dict[tuple[int, int], Any] = {}
+
+    def __call__(self, node: Node, k: int) -> tuple[Any, str]:
+        values, nodes, inputs = self.values, self.view.graph.nodes, node.inputs
+        op = OPS[node.op]
+        if node.op == "matmul":  # d(sum_k w_k a_k)/dw_k = a_k and d/da_k = w_k
+            half = len(inputs) // 2
+            other = inputs[k + half] if k < half else inputs[k - half]
+            return values[other], nodes[other].label
+        if node.op == "sum":
+            return 1.0, "1"
+        if op.elementwise:
+            names = {"ab"[n]: nodes[i].label for n, i in enumerate(inputs)}
+            local = op.partials[k](values[node.index], *[values[i] for i in inputs])
+            return local, op.local_text[k].format(out=node.label, **names)
+        if node.op == "softmax":
+            raise NotImplementedError("the neuron view has no backward rule for softmax: a net's softmax output "
+                                      "does not reach its loss, which reads the logits")
+        # a loss: its vector-Jacobian product at upstream 1, read at this element
+        p, _ = self.view.source[node.index]
+        layer_node = self.view.net.graph.nodes[p]
+        q, at = self.view.source[inputs[k]]
+        operand = layer_node.inputs.index(q)
+        if (p, operand) not in self.vjps:
+            operands = [self.layer.values[i] for i in layer_node.inputs]
+            self.vjps[(p, operand)] = op.vjps[operand](np.float64(1.0), self.layer.values[p], *operands)
+        names = [self.view.net.graph.nodes[i].label for i in layer_node.inputs]
+        if node.op == "cross_entropy":  # softmax works down each column
+            columns = {"ab"[n]: f"{name}[:,{at[1] + 1}]" for n, name in enumerate(names)}
+            formula = f"({op.local_text[operand].format(**columns)})[{at[0] + 1}]"
+        else:
+            formula = op.local_text[operand].format(**{"ab"[n]: _element_label(name, True, at, False)
+                                                       for n, name in enumerate(names)})
+        return self.vjps[(p, operand)][at], formula
+
+    def summed(self, j: int) -> str:
+        """The layer view's formulas for the gradient of the layer node that neuron node j is an element of."""
+        net = self.view.net
+        q, _ = self.view.source[j]
+        notes = net.graph.notes
+        found = [notes[("edge", node.index, k)]["formula"] for node in net.graph.nodes
+                 for k, i in enumerate(node.inputs) if i == q and ("edge", node.index, k) in notes]
+        return "; ".join(dict.fromkeys(found)) or f"the gradient of {net.graph.nodes[q].label}"
 
 
 def layer_tensors(view: NeuronView, result: Trace) -> dict[str, dict[str, Any]]:
@@ -803,28 +923,27 @@ def layer_tensors(view: NeuronView, result: Trace) -> dict[str, dict[str, Any]]:
 def neuron_iteration(spec: MLPSpec, params: Mapping[str, np.ndarray], x: np.ndarray, y: np.ndarray,
                      optimizer: SGD, *, record: bool = True, limits: Limits = LIMITS
                      ) -> tuple[NeuronView, Trace, dict[str, np.ndarray]]:
-    """The neuron view of one iteration: the scalar graph's forward and backward, then one update step per
-    scalar parameter. Give it an optimizer in the same state as the layer view's (a copy): it moves on by one."""
+    """The neuron view of one iteration: the split forward and backward, then one update step per scalar
+    parameter. Give it an optimizer in the same state as the layer view's (a copy): it moves on by one."""
     view, result = neuron_trace(spec, params, x, y, record=record, limits=limits)
     tensors = layer_tensors(view, result)
-    names = spec.parameter_names()
-    gradients = {name: tensors[name]["grad"] for name in names}
+    gradients = {name: tensors[name]["grad"] for name in spec.parameter_names()}
     after = apply_update(optimizer, params, gradients)
+    net = view.net
     if record:
         nodes = view.graph.nodes
-        for key, node in view.index.items():
-            if key[0] not in ("W", "b"):
-                continue
-            name = f"{key[0]}{key[1]}"
-            at = (key[2], key[3]) if key[0] == "W" else (key[2], 0)
-            state = {part: (value if isinstance(value, int) or value is None else value[at])
-                     for part, value in optimizer.parameter_state(name).items()}
-            result.steps.append(UpdateStep(
-                len(result.steps), nodes[node].id, params[name][at], gradients[name][at], optimizer.learning_rate,
-                after[name][at], f"{nodes[node].label} = {number_text(params[name][at])} -> "
-                                 f"{number_text(after[name][at])}", state=state))
+        for name, layer_node in net.params.items():
+            state = optimizer.parameter_state(name)
+            for at, node in np.ndenumerate(view.elements[layer_node]):
+                part = {key: (value if isinstance(value, int) or value is None else value[at])
+                        for key, value in state.items()}
+                label = nodes[node].label
+                result.steps.append(UpdateStep(
+                    len(result.steps), nodes[node].id, params[name][at], gradients[name][at],
+                    optimizer.learning_rate, after[name][at],
+                    f"{label} = {number_text(params[name][at])} -> {number_text(after[name][at])}", state=part))
     loss_before = float(result.values[view.index[("L",)]])
-    loss_after = float(output_value(view.graph, view.bind(after, x, y)))
+    loss_after = float(output_value(net.graph, net.bind(after, x, y)))
     result.update = Update(optimizer.learning_rate, loss_before, loss_after,
                            first_order_prediction(loss_before, gradients, params, after), optimizer=optimizer.name)
     return view, result, after

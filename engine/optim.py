@@ -77,7 +77,9 @@ class SGD:
 
     `update` leaves its arguments alone and returns a new array. `update_into` computes the same
     numbers, bit for bit, into the gradient's own array, which the caller gives up: a training
-    loop then allocates nothing per step (parameters are NumPy arrays).
+    loop then allocates nothing per step (parameters are NumPy arrays). Both enter np.errstate;
+    `step_into` is the same arithmetic for a caller inside one already, and `update_all` updates
+    every parameter of a step inside one. Subclasses write their rule in `step_into`.
     """
     learning_rate: float
     name = "sgd"
@@ -88,8 +90,20 @@ class SGD:
 
     def update_into(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
         with np.errstate(all="ignore"):
-            np.multiply(gradient, self.learning_rate, out=gradient)
-            return np.subtract(parameter, gradient, out=gradient)
+            return self.step_into(name, parameter, gradient)
+
+    def update_all(self, params: Mapping[str, np.ndarray], gradients: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """begin(), then update() of every parameter, in one np.errstate: a step of a whole network."""
+        self.begin()
+        with np.errstate(all="ignore"):
+            return {name: self.step_into(name, value, np.array(gradients[name], dtype=np.float64))
+                    for name, value in params.items()}
+
+    def step_into(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+        """update_into without its own np.errstate, for a caller already inside np.errstate(all="ignore"):
+        entering one costs about a microsecond, as much as the update of a small array."""
+        np.multiply(gradient, self.learning_rate, out=gradient)
+        return np.subtract(parameter, gradient, out=gradient)
 
     def begin(self) -> None:
         """Called once before each step's updates (Adam counts its steps here)."""
@@ -159,16 +173,15 @@ class Momentum(SGD):
     velocity: dict[str, np.ndarray] = field(default_factory=dict)
     name = "momentum"
 
-    def update_into(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            velocity = self.velocity.get(name)
-            if velocity is None:
-                velocity = self.velocity[name] = gradient.copy()
-            else:
-                velocity *= self.beta
-                velocity += gradient
-            np.multiply(velocity, self.learning_rate, out=gradient)
-            return np.subtract(parameter, gradient, out=gradient)
+    def step_into(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+        velocity = self.velocity.get(name)
+        if velocity is None:
+            velocity = self.velocity[name] = gradient.copy()
+        else:
+            velocity *= self.beta
+            velocity += gradient
+        np.multiply(velocity, self.learning_rate, out=gradient)
+        return np.subtract(parameter, gradient, out=gradient)
 
     def parameter_state(self, name: str) -> dict[str, Any]:
         velocity = self.velocity.get(name)
@@ -202,31 +215,30 @@ class Adam(SGD):
     def begin(self) -> None:
         self.t += 1
 
-    def update_into(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+    def step_into(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
         if self.t == 0:
             self.t = 1  # a caller that forgot begin() still gets a bias-corrected first step
         scratch = self._scratch.get(name)
         if scratch is None or scratch.shape != gradient.shape:
             scratch = self._scratch[name] = np.empty_like(gradient)
-        with np.errstate(all="ignore"):
-            m, v = self.m.get(name), self.v.get(name)
-            if m is None:
-                m = self.m[name] = np.zeros_like(gradient)
-                v = self.v[name] = np.zeros_like(gradient)
-            m *= self.beta1  # m = beta1 m + (1 - beta1) g
-            np.multiply(gradient, 1.0 - self.beta1, out=scratch)
-            m += scratch
-            np.multiply(gradient, gradient, out=scratch)  # v = beta2 v + (1 - beta2) g^2
-            scratch *= 1.0 - self.beta2
-            v *= self.beta2
-            v += scratch
-            np.divide(m, 1.0 - self.beta1 ** self.t, out=scratch)  # m_hat
-            scratch *= self.learning_rate
-            np.divide(v, 1.0 - self.beta2 ** self.t, out=gradient)  # v_hat
-            np.sqrt(gradient, out=gradient)
-            gradient += self.eps
-            np.divide(scratch, gradient, out=gradient)  # lr m_hat / (sqrt(v_hat) + eps)
-            return np.subtract(parameter, gradient, out=gradient)
+        m, v = self.m.get(name), self.v.get(name)
+        if m is None:
+            m = self.m[name] = np.zeros_like(gradient)
+            v = self.v[name] = np.zeros_like(gradient)
+        m *= self.beta1  # m = beta1 m + (1 - beta1) g
+        np.multiply(gradient, 1.0 - self.beta1, out=scratch)
+        m += scratch
+        np.multiply(gradient, gradient, out=scratch)  # v = beta2 v + (1 - beta2) g^2
+        scratch *= 1.0 - self.beta2
+        v *= self.beta2
+        v += scratch
+        np.divide(m, 1.0 - self.beta1 ** self.t, out=scratch)  # m_hat
+        scratch *= self.learning_rate
+        np.divide(v, 1.0 - self.beta2 ** self.t, out=gradient)  # v_hat
+        np.sqrt(gradient, out=gradient)
+        gradient += self.eps
+        np.divide(scratch, gradient, out=gradient)  # lr m_hat / (sqrt(v_hat) + eps)
+        return np.subtract(parameter, gradient, out=gradient)
 
     def parameter_state(self, name: str) -> dict[str, Any]:
         m, v = self.m.get(name), self.v.get(name)
@@ -270,17 +282,16 @@ class Nesterov(Momentum):
     """
     name = "nesterov"
 
-    def update_into(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            velocity = self.velocity.get(name)
-            if velocity is None:
-                velocity = self.velocity[name] = gradient.copy()
-            else:
-                velocity *= self.beta
-                velocity += gradient
-            gradient += self.beta * velocity  # the look-ahead direction g + beta v
-            gradient *= self.learning_rate
-            return np.subtract(parameter, gradient, out=gradient)
+    def step_into(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+        velocity = self.velocity.get(name)
+        if velocity is None:
+            velocity = self.velocity[name] = gradient.copy()
+        else:
+            velocity *= self.beta
+            velocity += gradient
+        gradient += self.beta * velocity  # the look-ahead direction g + beta v
+        gradient *= self.learning_rate
+        return np.subtract(parameter, gradient, out=gradient)
 
     def formula(self) -> str:
         return "v = beta * v + g; theta = theta - lr * (g + beta * v)"
@@ -302,16 +313,15 @@ class RMSProp(SGD):
     mean_square: dict[str, np.ndarray] = field(default_factory=dict)
     name = "rmsprop"
 
-    def update_into(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            mean_square = self.mean_square.get(name)
-            if mean_square is None:
-                mean_square = self.mean_square[name] = np.zeros_like(gradient)
-            mean_square *= self.rho
-            mean_square += (1.0 - self.rho) * np.square(gradient)
-            gradient *= self.learning_rate
-            np.divide(gradient, np.sqrt(mean_square) + self.eps, out=gradient)
-            return np.subtract(parameter, gradient, out=gradient)
+    def step_into(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+        mean_square = self.mean_square.get(name)
+        if mean_square is None:
+            mean_square = self.mean_square[name] = np.zeros_like(gradient)
+        mean_square *= self.rho
+        mean_square += (1.0 - self.rho) * np.square(gradient)
+        gradient *= self.learning_rate
+        np.divide(gradient, np.sqrt(mean_square) + self.eps, out=gradient)
+        return np.subtract(parameter, gradient, out=gradient)
 
     def parameter_state(self, name: str) -> dict[str, Any]:
         mean_square = self.mean_square.get(name)

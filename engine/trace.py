@@ -22,7 +22,8 @@ from math import isfinite
 import numpy as np
 
 from .errors import ValueInputError
-from .evaluate import OK, FloatFlags, Forward, bad_status, forward, output_value, scalar_loss
+from .evaluate import (LATER, OK, Deferred, FloatFlags, Forward, Program, bad_status, compile_forward, deferred_values,
+                       forward, output_value, run_forward, scalar_loss)
 from .gradcheck import GradCheck, check_work as check_gradcheck_work, gradcheck as run_gradcheck
 from .graph import CONST, INPUT, Graph, Node
 from .limits import LIMITS, Limits
@@ -182,7 +183,7 @@ class Trace:
         """
         if encoding not in ENCODINGS:
             raise ValueError(f"encoding must be one of {', '.join(ENCODINGS)}, not {encoding!r}")
-        node_encode = functools.partial(to_json, encoding=encoding)
+        node_encode = _plain if encoding == "list" else functools.partial(to_json, encoding=encoding)
         step_encode = node_encode
         if encoding == "compact":
             step_encode = _referencing(self, node_encode)
@@ -198,6 +199,13 @@ class Trace:
         if self.gradcheck is not None:
             answer["gradcheck"] = [check.to_dict() for check in self.gradcheck]
         return answer
+
+
+def _plain(x: Any) -> Any:
+    """to_json(x) for the list encoding, with a float64 number, the commonest, answered first."""
+    if type(x) is np.float64:
+        return float(x) if isfinite(x) else None
+    return to_json(x)
 
 
 def _referencing(result: "Trace", encode: Encode) -> Encode:
@@ -220,22 +228,26 @@ def _operand_name(node: Node) -> str:
     return node.label if node.named or node.op == CONST or node.label.isidentifier() else f"({node.label})"
 
 
-def _operand_number(value: Any, op_notation: str, position: int, op_name: str) -> str:
-    text = number_text(value)
+def operand_number(value: Any, op_notation: str, position: int, op_name: str) -> str:
+    return _operand_text(number_text(value), op_notation, position, op_name)
+
+
+def _operand_text(text: str, op_notation: str, position: int, op_name: str) -> str:
     if text[0] == "-" and (op_notation == "prefix" or position > 0 or op_name == "pow"):
         return f"({text})"
     return text
 
 
-def _forward_formula(graph: Graph, node: Node, head: str, values: list[Any]) -> str:
-    result = number_text(values[node.index])
+def _forward_formula(node: Node, head: str, texts: list[str]) -> str:
+    """The forward step's formula; texts[i] is number_text of node i's value (each written once)."""
+    result = texts[node.index]
     if not node.inputs:
         return head + result
     op = OPS[node.op]
     inputs = node.inputs
-    numbers = {"a": _operand_number(values[inputs[0]], op.notation, 0, op.name)}
+    numbers = {"a": _operand_text(texts[inputs[0]], op.notation, 0, op.name)}
     if len(inputs) == 2:
-        numbers["b"] = _operand_number(values[inputs[1]], op.notation, 1, op.name)
+        numbers["b"] = _operand_text(texts[inputs[1]], op.notation, 1, op.name)
     text = op.text_of(node.settings, **numbers) if node.settings else op.text.format_map(numbers)
     return f"{head}{text} = {result}"
 
@@ -254,6 +266,8 @@ class _Edge:
     target_id: str
     local_formula: str
     note: dict[str, Any] | None
+    rule: Callable[..., Any]  # the op's partial derivative (elementwise) or vector-Jacobian product for this input
+    elementwise: bool
 
 
 @dataclass(slots=True)
@@ -263,6 +277,9 @@ class _Plan:
     edges: list[_Edge]  # every edge a gradient flows along, in backward order
     heads: list[str]  # the fixed start of each forward formula: 'q = x + y = ', 'x = '
     notes: list[dict[str, Any] | None]  # a builder's note for each node's forward step
+    zero: list[int]  # nodes that carry a gradient but do not reach the output: theirs is 0
+    grad_status: list[str]  # before any edge: ok, or none for a node that carries no gradient
+    seed_formula: str  # 'df/df = 1'
 
 
 def _operand_names(names: list[str], node: Node) -> dict[str, str]:
@@ -277,53 +294,59 @@ def _plan(graph: Graph) -> _Plan:
     notes = graph.notes
     names = [_operand_name(node) for node in nodes]
     heads = []
+    operands: list[dict[str, str]] = []
     for node in nodes:
         head = f"{node.label} = " if node.named or node.op == INPUT else ""
+        named = _operand_names(names, node) if node.inputs else {}
         if node.inputs:
-            head += OPS[node.op].text_of(node.settings, **_operand_names(names, node)) + " = "
+            op = OPS[node.op]
+            head += (op.text_of(node.settings, **named) if node.settings else op.text.format_map(named)) + " = "
         heads.append(head)
+        operands.append(named)
     forward_notes = [notes.get(("forward", node.index)) for node in nodes] if notes else [None] * len(nodes)
     edges = []
     for node in reversed(nodes):
-        if not needs[node.index] or not reach[node.index] or not node.inputs:
+        i = node.index
+        if not needs[i] or not reach[i] or not node.inputs:
             continue
         op = OPS[node.op]
-        operand_names = _operand_names(names, node)
-        operand_names["out"] = names[node.index]
+        named = operands[i]
+        named["out"] = names[i]
         for k, j in enumerate(node.inputs):
             if needs[j]:
-                edges.append(_Edge(node, k, j, nodes[j].id, op.local_text[k].format(**operand_names),
-                                   notes.get(("edge", node.index, k)) if notes else None))
-    return _Plan(needs, edges, heads, forward_notes)
+                edges.append(_Edge(node, k, j, nodes[j].id, op.local_text[k].format_map(named),
+                                   notes.get(("edge", i, k)) if notes else None,
+                                   op.partials[k] if op.partials else op.vjps[k], bool(op.partials)))
+    zero = [node.index for node in nodes if needs[node.index] and not reach[node.index]]
+    out_name = _d(_operand_name(nodes[graph.output]) if nodes[graph.output].named else "L")
+    return _Plan(needs, edges, heads, forward_notes, zero, [OK if need else "none" for need in needs],
+                 f"{out_name}/{out_name} = 1")
 
 
 def backward(graph: Graph, plan: _Plan, fwd: Forward, flags: FloatFlags,
-             record: list[Step] | None, checked: bool = True) -> tuple[list, list, list]:
+             record: list[Step] | None) -> tuple[list, list, list]:
     nodes = graph.nodes
     values = fwd.values
     needs = plan.needs
     grads: list[Any] = [None] * len(nodes)
-    grad_status = [OK if need else "none" for need in needs]
+    grad_status = list(plan.grad_status)
     grad_origin: list[int | None] = [None] * len(nodes)
     reached = [False] * len(nodes)  # has some edge contributed to this node's gradient yet?
     out = graph.output
-    output_node = nodes[out]
-    out_name = _d(_operand_name(output_node) if output_node.named else "L")
     if needs[out]:
         seed = values[out]
         grads[out] = np.float64(1.0) if isinstance(seed, float) else np.ones(np.shape(seed))
     if record is not None:
-        record.append(SeedStep(len(record), output_node.id, grads[out] if needs[out] else np.float64(1.0),
-                               f"{out_name}/{out_name} = 1"))
+        record.append(SeedStep(len(record), nodes[out].id, grads[out] if needs[out] else np.float64(1.0),
+                               plan.seed_formula))
     for edge in plan.edges:
         node = edge.source
         i, k, j = node.index, edge.operand, edge.target
-        op = OPS[node.op]
         out_value = values[i]
         upstream = grads[i]
         flags.raised = None
-        if op.partials:
-            local = op.partials[k](out_value, *[values[m] for m in node.inputs])
+        if edge.elementwise:
+            local = edge.rule(out_value, *[values[m] for m in node.inputs])
             # NOTE: a sum or difference passes its upstream on as it is: no multiply, no copy (nothing
             # ever changes a gradient array in place, so sharing one is safe).
             if type(local) is float and (local == 1.0 or local == -1.0):
@@ -337,23 +360,91 @@ def backward(graph: Graph, plan: _Plan, fwd: Forward, flags: FloatFlags,
                     local = None  # a tensor edge: its Jacobian is described by local_formula
         elif node.settings:
             local = None
-            contribution = op.vjps[k](upstream, out_value, *[values[m] for m in node.inputs], **node.settings)
+            contribution = edge.rule(upstream, out_value, *[values[m] for m in node.inputs], **node.settings)
         else:
             local = None
-            contribution = op.vjps[k](upstream, out_value, *[values[m] for m in node.inputs])
+            contribution = edge.rule(upstream, out_value, *[values[m] for m in node.inputs])
         total = grads[j] + contribution if reached[j] else contribution
         grads[j] = total
         reached[j] = True
-        if checked and not (isfinite(total) if isinstance(total, float) else np.isfinite(total).all()):
+        if not (isfinite(total) if isinstance(total, float) else np.isfinite(total).all()):
             _mark_bad_gradient(node, j, total, flags.take(), fwd, grad_status, grad_origin)
         if record is not None:
             record.append(EdgeStep(len(record), edge.target_id, node.id, k, upstream, local, contribution, total,
                                    grad_status[j], edge.local_formula, edge.note))
-    zero = np.float64(0.0)
-    for index, value in enumerate(values):
-        if needs[index] and not reached[index] and index != out:  # no path to the output: its gradient is 0
-            grads[index] = zero if isinstance(value, float) else np.zeros(np.shape(value))
+    for index in plan.zero:  # no path to the output: no edge brought a gradient
+        grads[index] = _zero_like(values[index])
     return grads, grad_status, grad_origin
+
+
+# ---- The training fast path: no statuses, no steps -------------------------------------------------
+
+@dataclass(slots=True)
+class _FastPlan:
+    forward: Program  # leaves for later the nodes no gradient goes through (they do not reach the output)
+    # each edge as (rule, elementwise, from, operand, into, from's inputs, from's settings), in backward order
+    edges: list[tuple[Callable[..., Any], bool, int, int, int, tuple[int, ...], dict[str, int] | None]]
+    zero: list[int]
+    grad_status: list[str]
+    seeded: bool  # does the output carry a gradient?
+
+
+def _fast_plan(graph: Graph) -> _FastPlan:
+    plan = graph.memo("trace_plan", lambda: _plan(graph))
+    reach = graph.reaches_output()
+    edges = [(edge.rule, edge.elementwise, edge.source.index, edge.operand, edge.target, edge.source.inputs,
+              edge.source.settings) for edge in plan.edges]
+    later = frozenset(node.index for node in graph.nodes if node.inputs and not reach[node.index])
+    return _FastPlan(compile_forward(graph, later), edges, plan.zero, plan.grad_status, plan.needs[graph.output])
+
+
+def _fast_run(graph: Graph, bindings: dict[int, Any]) -> Trace:
+    """run(checked=False, record=False): the same numbers as the checked pass, worked out with less."""
+    plan = graph.memo("fast_plan", lambda: _fast_plan(graph))
+    count = len(graph.nodes)
+    with np.errstate(all="ignore"):
+        values = run_forward(plan.forward, bindings)
+        grads = _fast_gradients(graph.output, plan, values)
+    if plan.forward.later:
+        values = deferred_values(graph, plan.forward, values)
+        grads = Deferred(grads, [index for index in plan.zero if grads[index] is LATER],
+                         lambda _, index: _zero_like(values[index]))
+    return Trace(graph, values, [OK] * count, [None] * count, grads, list(plan.grad_status), [None] * count)
+
+
+def _fast_gradients(out: int, plan: _FastPlan, values: list[Any]) -> list[Any]:
+    """backward's numbers, operation for operation, without its bookkeeping."""
+    grads: list[Any] = [None] * len(values)
+    if plan.seeded:
+        seed = values[out]
+        grads[out] = np.float64(1.0) if isinstance(seed, float) else np.ones(np.shape(seed))
+    for rule, elementwise, i, k, j, inputs, settings in plan.edges:
+        upstream = grads[i]
+        if elementwise:
+            local = rule(values[i], *[values[m] for m in inputs])
+            if type(local) is float and (local == 1.0 or local == -1.0):
+                contribution = upstream if local == 1.0 else -upstream
+            else:
+                contribution = upstream * local
+            target = values[j]
+            if not (isinstance(target, float) and isinstance(contribution, float)):
+                shape = target.shape if type(target) is np.ndarray else np.shape(target)
+                if (contribution.shape if type(contribution) is np.ndarray else np.shape(contribution)) != shape:
+                    contribution = unbroadcast(contribution, shape)
+        elif settings:
+            contribution = rule(upstream, values[i], *[values[m] for m in inputs], **settings)
+        else:
+            contribution = rule(upstream, values[i], *[values[m] for m in inputs])
+        total = grads[j]
+        grads[j] = contribution if total is None else total + contribution
+    for index in plan.zero:
+        value = values[index]
+        grads[index] = LATER if value is LATER else _zero_like(value)
+    return grads
+
+
+def _zero_like(value: Any) -> Any:
+    return np.float64(0.0) if isinstance(value, float) else np.zeros(np.shape(value))
 
 
 def _mark_bad_gradient(node: Node, j: int, total: Any, flag: str | None, fwd: Forward, grad_status: list[str],
@@ -392,23 +483,21 @@ def run(graph: Graph, bindings: dict[int, Any], *, record: bool = True, checked:
 
     The path for callers that build graphs themselves (engine.nn, engine.train): no request checks.
     checked=False (only without record) skips every finiteness check and status: the caller checks what
-    it needs and runs again checked to learn where a non-finite number started.
+    it needs and runs again checked to learn where a non-finite number started. It also leaves the nodes
+    no gradient goes through (an output layer's softmax) to be worked out when first read.
     """
     if not checked and not record:
-        plan = graph.memo("trace_plan", lambda: _plan(graph))
-        with np.errstate(all="ignore"):
-            fwd = forward(graph, bindings, checked=False)
-            grads, grad_status, grad_origin = backward(graph, plan, fwd, FloatFlags(), None, checked=False)
-        return Trace(graph, fwd.values, fwd.status, fwd.origin, grads, grad_status, grad_origin)
+        return _fast_run(graph, bindings)
     flags = FloatFlags()
     steps: list[Step] | None = [] if record else None
     plan = graph.memo("trace_plan", lambda: _plan(graph))
     with flags.watching():
         fwd = forward(graph, bindings, flags)
         if steps is not None:
+            texts = [number_text(value) for value in fwd.values]
             for node, head, note in zip(graph.nodes, plan.heads, plan.notes):
                 steps.append(ForwardStep(len(steps), node.id, fwd.values[node.index], fwd.status[node.index],
-                                         _forward_formula(graph, node, head, fwd.values), note))
+                                         _forward_formula(node, head, texts), note))
         grads, grad_status, grad_origin = backward(graph, plan, fwd, flags, steps)
     return Trace(graph, fwd.values, fwd.status, fwd.origin, grads, grad_status, grad_origin, steps or [])
 
@@ -458,7 +547,7 @@ def _update(result: Trace, bindings: dict[int, Any], params: list[int], learning
         result.steps.append(UpdateStep(
             len(result.steps), node.id, before, gradient, learning_rate, after,
             f"{node.label} = {number_text(before)} - {number_text(learning_rate)} * "
-            f"{_operand_number(gradient, 'infix', 1, '')} = {number_text(after)}"))
+            f"{operand_number(gradient, 'infix', 1, '')} = {number_text(after)}"))
     loss_before = scalar_loss(result.values[graph.output])
     loss_after = scalar_loss(output_value(graph, moved))
     return Update(learning_rate, loss_before, loss_after, taylor_prediction(loss_before, gradients, learning_rate))

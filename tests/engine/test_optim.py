@@ -238,3 +238,39 @@ def test_every_optimizer_writes_its_update_in_the_lessons_notation() -> None:
     adam = Adam(0.1).latex(theta, gradient)
     assert r"\frac{m / (1 - \beta_1^t)}{\sqrt{v / (1 - \beta_2^t)} + \epsilon}" in adam
     assert adam.count("{") == adam.count("}")
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "rmsprop", "adam"])
+def test_update_all_makes_a_whole_step_with_the_same_bits_as_begin_then_update(name: str) -> None:
+    by_parameter, at_once = make_optimizer(name, 0.05), make_optimizer(name, 0.05)
+    rng = np.random.default_rng(1)
+    params = {"W1": rng.normal(size=(3, 2)), "b1": rng.normal(size=(3, 1))}
+    for _ in range(3):  # the later steps use the state (velocity; m, v and t) the first ones left
+        gradients = {name: rng.normal(size=value.shape) for name, value in params.items()}
+        given = {name: value.copy() for name, value in gradients.items()}
+        by_parameter.begin()
+        expected = {name: by_parameter.update(name, params[name], gradients[name]) for name in params}
+        moved = at_once.update_all(params, gradients)
+        assert all(np.array_equal(moved[name], expected[name]) for name in params)
+        assert all(np.array_equal(gradients[name], given[name]) for name in params)  # left alone
+        params = moved
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "rmsprop", "adam"])
+def test_step_into_inside_the_callers_errstate_gives_the_bits_of_update_into(name: str) -> None:
+    guarded, bare = make_optimizer(name, 0.05), make_optimizer(name, 0.05)
+    theta = np.array([[0.5, -1.5, 2.0]])
+    for gradient in (np.array([[0.25, 1e-3, -4.0]]), np.array([[1.0, 2.0, 3.0]])):
+        guarded.begin()
+        bare.begin()
+        expected = guarded.update_into("W", theta, gradient.copy())
+        with np.errstate(all="ignore"):
+            moved = bare.step_into("W", theta, gradient.copy())
+        assert np.array_equal(moved, expected)
+        theta = moved
+
+
+def test_update_all_with_a_huge_learning_rate_gives_infinities_not_an_exception() -> None:
+    with np.errstate(all="raise"):
+        moved = SGD(1e6).update_all({"W": np.array([1.0])}, {"W": np.array([1e305])})
+    assert moved["W"][0] == -np.inf

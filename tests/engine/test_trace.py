@@ -1,7 +1,9 @@
 """engine/trace.py: forward values, the backward pass edge by edge, the update, and bad numbers."""
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from typing import Any
 
 import numpy as np
@@ -10,7 +12,9 @@ import pytest
 from engine.errors import SourceError, ValueInputError
 from engine.limits import LIMITS
 from engine.parse import parse
-from engine.trace import EdgeStep, ForwardStep, SeedStep, Trace, UpdateStep, trace, trace_graph
+from engine.evaluate import LATER
+from engine.trace import EdgeStep, ForwardStep, SeedStep, Trace, UpdateStep, run, trace, trace_graph
+from engine.values import bind
 
 WORKED_EXAMPLE = "q = x + y\nf = q * z"
 WORKED_VALUES = {"x": -2, "y": 5, "z": -4}
@@ -403,3 +407,66 @@ def test_a_10000_term_left_associative_sum_evaluates_and_backpropagates() -> Non
     assert sum(isinstance(step, EdgeStep) for step in result.steps) == 2 * (n - 1)
     assert sum(isinstance(step, ForwardStep) for step in result.steps) == n
     assert sum(isinstance(step, SeedStep) for step in result.steps) == 1
+
+
+# ---- The training fast path (checked=False, record=False) ---------------------------------------------------
+
+SOFTMAX_ASIDE = "Z = W @ X + b\nA = softmax(Z)\nL = cross_entropy(Z, Y)"
+SOFTMAX_VALUES = {"W": [[1.0, -2.0], [0.5, 0.25], [-1.0, 3.0]], "X": [[0.5, -1.0], [2.0, 0.25]],
+                  "b": [[0.1], [0.0], [-0.3]], "Y": [[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]]}
+
+
+def fast_and_checked(source: str, values: dict[str, Any]) -> tuple[Trace, Trace]:
+    graph = parse(source)
+    bindings = bind(graph, values)
+    return run(graph, bindings, record=False, checked=False), run(graph, bindings, record=False)
+
+
+def test_the_fast_path_gives_the_checked_paths_numbers_bit_for_bit() -> None:
+    fast, checked = fast_and_checked(SOFTMAX_ASIDE, SOFTMAX_VALUES)
+    assert len(fast.values) == len(checked.values) == 8
+    for index, (value, expected) in enumerate(zip(fast.values, checked.values)):
+        assert np.asarray(value).tobytes() == np.asarray(expected).tobytes(), index
+    for index, (grad, expected) in enumerate(zip(fast.grads, checked.grads)):
+        assert (grad is None) == (expected is None), index
+        if grad is not None:
+            assert np.asarray(grad).tobytes() == np.asarray(expected).tobytes(), index
+    assert fast.status == checked.status and fast.grad_status == checked.grad_status
+
+
+def test_the_fast_path_works_out_a_node_no_gradient_goes_through_only_when_read() -> None:
+    fast, checked = fast_and_checked(SOFTMAX_ASIDE, SOFTMAX_VALUES)
+    a = next(node.index for node in fast.graph.nodes if node.label == "A")
+    assert list.__getitem__(fast.values, a) is LATER  # the softmax A: the loss reads the logits Z
+    assert list.__getitem__(fast.grads, a) is LATER
+    assert np.array_equal(fast.grads[a], np.zeros((3, 2)))  # reading its gradient works out its value first
+    assert list.__getitem__(fast.values, a) is not LATER
+    np.testing.assert_array_equal(fast.values[a], checked.values[a])
+    np.testing.assert_allclose(fast.values[a].sum(axis=0), [1.0, 1.0], rtol=1e-15)
+    for read in (lambda values: list(reversed(values))[2], lambda values: values[-3:][0],
+                 lambda values: [value for value in values][a]):  # reversed(), slices and loops work it out too
+        fresh, _ = fast_and_checked(SOFTMAX_ASIDE, SOFTMAX_VALUES)
+        np.testing.assert_array_equal(read(fresh.values), checked.values[a])
+
+
+def test_a_chain_of_nodes_no_gradient_goes_through_is_worked_out_without_recursion() -> None:
+    source = "L = x * 2\nh0 = x + 1\n" + "\n".join(f"h{k} = h{k - 1} + 1" for k in range(1, 3000)) + "\nL"
+    limits = LIMITS.raised(max_nodes=10_000, max_statements=5_000, max_source_chars=100_000)
+    graph = parse(source, limits)
+    fast = run(graph, bind(graph, {"x": 1.0}, limits), record=False, checked=False)
+    last = next(node.index for node in graph.nodes if node.label == "h2999")
+    assert fast.values[last] == 3001.0 and fast.grads[last] == 0.0
+    assert fast.values[graph.output] == 2.0 and fast.grads[0] == 2.0
+
+
+def test_a_fast_path_trace_is_freed_as_soon_as_it_is_dropped_without_the_cycle_collector() -> None:
+    graph = parse(SOFTMAX_ASIDE)
+    bindings = bind(graph, SOFTMAX_VALUES)
+    gc.disable()
+    try:
+        fast = run(graph, bindings, record=False, checked=False)
+        values, grads = weakref.ref(fast.values), weakref.ref(fast.grads)
+        del fast
+        assert values() is None and grads() is None  # no reference cycle keeps a step's arrays alive
+    finally:
+        gc.enable()
