@@ -1,17 +1,18 @@
 """Request and response shapes. Every string, list and number is bounded by engine.limits."""
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from functools import cache
+from typing import Annotated, Any, Callable, Literal, Union
 
 import orjson
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from engine.data import GENERATORS
 from engine.limits import LIMITS
 from engine.nn import LOSSES
 from engine.optim import OPTIMIZERS
-
 
 
 def _whole(value: Any) -> Any:
@@ -21,6 +22,24 @@ def _whole(value: Any) -> Any:
 
 
 WHOLE = BeforeValidator(_whole)  # last in an Annotated[int, Field(...), WHOLE]: the Field's bounds stay in the schema
+
+
+# ---- Caps: stated in the schema, named in the schema, named in the 422 ---------------------------
+# Every bound that comes from engine.limits is a JSON Schema keyword (so that clients and fuzzers see
+# it) and names its cap: "x-limit" for the upper bound (and for the lower one when that is its
+# negative, as in |x| <= max_abs_value), "x-limit-minimum" for a lower bound of its own
+# (min_learning_rate). A 422 over such a bound names the same cap: RequestModel reads it from the schema.
+
+def _named(limit: str, floor: str | None = None) -> dict[str, str]:
+    return {"x-limit": limit} if floor is None else {"x-limit": limit, "x-limit-minimum": floor}
+
+
+def _at_most(limit: str, **constraints: Any) -> Any:
+    return Field(le=getattr(LIMITS, limit), json_schema_extra=_named(limit), **constraints)
+
+
+def _longest(limit: str, **constraints: Any) -> Any:
+    return Field(max_length=getattr(LIMITS, limit), json_schema_extra=_named(limit), **constraints)
 
 
 def _names_as_property_names(schema: dict[str, Any]) -> None:
@@ -33,45 +52,163 @@ def _names_as_property_names(schema: dict[str, Any]) -> None:
         schema["additionalProperties"] = member
 
 
-Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", min_length=1, max_length=LIMITS.max_name_chars)]
-Number = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-LIMITS.max_abs_value, le=LIMITS.max_abs_value)]
-Vector = Annotated[list[Number], Field(min_length=1, max_length=LIMITS.max_tensor_side)]
-Matrix = Annotated[list[Vector], Field(min_length=1, max_length=LIMITS.max_tensor_side)]
+def _keyed_by_names(limit: str) -> Callable[[dict[str, Any]], None]:
+    """A dictionary of at most `limit` entries whose keys are names (see _names_as_property_names)."""
+    def extra(schema: dict[str, Any]) -> None:
+        _names_as_property_names(schema)
+        schema["x-limit"] = limit
+    return extra
+
+
+# What pydantic calls an error over a bound: the JSON Schema keyword of that bound, and the key of the
+# bound in the error's context. A too_long list or dictionary is told apart by its field_type.
+_BOUNDS = {"less_than_equal": ("maximum", "le"), "less_than": ("exclusiveMaximum", "lt"),
+           "greater_than_equal": ("minimum", "ge"), "greater_than": ("exclusiveMinimum", "gt"),
+           "string_too_long": ("maxLength", "max_length"), "too_long": ("maxItems", "max_length")}
+_LOWER = ("minimum", "exclusiveMinimum")
+# NOTE: app.errors names the cap of these itself (message and where.limit) when the field's own name is in CAPS.
+_NAMED_BY_THE_ENVELOPE = ("less_than_equal", "less_than", "too_long", "string_too_long")
+
+
+@cache
+def _request_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
+
+
+def _places(schema: dict[str, Any], location: tuple[Any, ...]) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """The schema nodes an error location can be at, each with the cap names it carries or inherits
+    from the property that holds it (x-limit is written next to anyOf, not in its members). A location
+    step that is a union member's tag (pydantic's 'list[constrained-float]') stays where it was."""
+    definitions = schema.get("$defs", {})
+
+    def expand(node: dict[str, Any], names: dict[str, str], parent: dict[str, Any] | None,
+               in_union: bool) -> list[tuple[dict[str, Any], dict[str, str], dict[str, Any] | None, bool]]:
+        while "$ref" in node:
+            node = definitions[node["$ref"].rsplit("/", 1)[-1]]
+        names = {key: node[key] for key in ("x-limit", "x-limit-minimum") if key in node} or names
+        members = node.get("anyOf", []) + node.get("oneOf", [])
+        found = [(node, names, parent, in_union)]
+        for member in members:  # no recursion into more than the nesting of unions a schema has
+            found += expand(member, names, parent, True)
+        return found
+
+    places = expand(schema, {}, None, False)
+    for step in location:
+        following = []
+        for node, names, parent, in_union in places:
+            if isinstance(step, int):
+                items = node.get("prefixItems") or []
+                child = items[step] if step < len(items) else node.get("items")
+                if isinstance(child, dict):
+                    following += expand(child, {}, None, False)
+            elif step == "[key]" and parent is not None and "propertyNames" in parent:
+                following += expand(parent["propertyNames"], {}, None, False)
+            elif step in node.get("properties", {}):
+                following += expand(node["properties"][step], {}, None, False)
+            elif node.get("type") == "object" and node.get("additionalProperties", True) is not False:
+                entry = node.get("additionalProperties")  # any JSON when not a schema of its own
+                following += expand(entry if isinstance(entry, dict) else {}, {}, node, False)
+            if isinstance(step, str) and in_union:
+                following.append((node, names, parent, in_union))
+        places = following
+    return [(node, names) for node, names, _, _ in places]
+
+
+def _cap_at(schema: dict[str, Any], location: tuple[Any, ...], error_type: str,
+            context: dict[str, Any]) -> str | None:
+    """The cap of engine.limits that the bound an error is about stands for, or None (a bound of its own)."""
+    if error_type not in _BOUNDS:
+        return None
+    keyword, key = _BOUNDS[error_type]
+    if context.get("field_type") == "Dictionary":
+        keyword = "maxProperties"
+    bound = context.get(key)
+    if bound is None:
+        return None
+    for node, names in _places(schema, location):
+        if node.get(keyword) != bound:
+            continue
+        if keyword not in _LOWER:
+            return names.get("x-limit")
+        floor, cap = names.get("x-limit-minimum"), names.get("x-limit")
+        if floor is not None and getattr(LIMITS, floor) == bound:
+            return floor
+        if cap is not None and getattr(LIMITS, cap) == -bound:
+            return cap
+    return None
+
+
+class RequestModel(BaseModel):
+    """A request body or a part of one: unknown fields refused, and a 422 over a cap names the cap."""
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _name_the_caps(cls, value: Any, handler: Callable[[Any], Any]) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as refusal:
+            errors = refusal.errors()
+            named = [_cap_named(cls, error) for error in errors]
+            if named == errors:
+                raise
+            raise ValidationError.from_exception_data(refusal.title, [
+                InitErrorDetails(type=PydanticCustomError(error["type"], error["msg"], error.get("ctx")),
+                                 loc=error["loc"], input=error["input"]) for error in named]) from None
+
+
+def _cap_named(model: type[BaseModel], error: Any) -> Any:
+    """The error with its cap named in ctx["limit"] and in its message (unless app.errors names it), or as it was."""
+    context = error.get("ctx") or {}
+    if "limit" in context:  # named already, by a nested model or by the validator that raised it
+        return error
+    location = tuple(error["loc"])
+    limit = _cap_at(_request_schema(model), location, error["type"], context)
+    if limit is None:
+        return error
+    message = error["msg"]
+    last = location[-1] if location else None
+    if not (error["type"] in _NAMED_BY_THE_ENVELOPE and isinstance(last, str) and CAPS.get(last) == limit):
+        message = f"{message} ({limit})"
+    return {**error, "msg": message, "ctx": {**context, "limit": limit}}
+
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", min_length=1, max_length=LIMITS.max_name_chars,
+                            json_schema_extra=_named("max_name_chars"))]
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-LIMITS.max_abs_value, le=LIMITS.max_abs_value,
+                                json_schema_extra=_named("max_abs_value"))]
+Vector = Annotated[list[Number], _longest("max_tensor_side", min_length=1)]
+Matrix = Annotated[list[Vector], _longest("max_tensor_side", min_length=1)]
 Value = Union[Number, Vector, Matrix]
+LearningRate = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=LIMITS.min_learning_rate,
+                                      le=LIMITS.max_learning_rate,
+                                      json_schema_extra=_named("max_learning_rate", "min_learning_rate"))]
+Values = Annotated[dict[Name, Value], Field(max_length=LIMITS.max_inputs,
+                                            json_schema_extra=_keyed_by_names("max_inputs"),
+                                            description="A number, list or list of lists per input name.")]
+Source = Annotated[str, _longest("max_source_chars", min_length=1)]
 
 WORKED_EXAMPLE = {"source": "q = x + y\nf = q * z", "values": {"x": -2, "y": 5, "z": -4}}
 
 
-class TraceRequest(BaseModel):
+class TraceRequest(RequestModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [WORKED_EXAMPLE]})
 
-    source: Annotated[str, Field(min_length=1, max_length=LIMITS.max_source_chars,
-                                 description="The program: statements separated by new lines or ';'.")]
-    values: Annotated[dict[Name, Value], Field(max_length=LIMITS.max_inputs, json_schema_extra=_names_as_property_names,
-                                               description="A number, list or list of lists per input name.")] = {}
-    params: Annotated[list[Name], Field(max_length=LIMITS.max_params,
-                                        description="Inputs to move by one gradient-descent step.")] = []
-    learning_rate: Annotated[float | None, Field(strict=True, allow_inf_nan=False, ge=LIMITS.min_learning_rate,
-                                                 le=LIMITS.max_learning_rate)] = None
+    source: Annotated[Source, Field(description="The program: statements separated by new lines or ';'.")]
+    values: Values = {}
+    params: Annotated[list[Name], _longest("max_params",
+                                           description="Inputs to move by one gradient-descent step.")] = []
+    learning_rate: LearningRate | None = None
     gradcheck: Annotated[bool, Field(strict=True, description="Compare with centered finite differences.")] = False
 
 
 class StateRequest(TraceRequest):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{**WORKED_EXAMPLE, "step": 6}]})
 
-    step: Annotated[int, Field(strict=True, ge=0, le=LIMITS.max_steps, description="0-based step index."), WHOLE]
+    step: Annotated[int, _at_most("max_steps", strict=True, ge=0, description="0-based step index."), WHOLE]
 
 
 # ---- Networks (app.routes.network, app.routes.data) --------------------------------------------
-# A field capped by engine.limits names its cap in OpenAPI as "x-limit"; a 422 over the cap names it too.
-
-def _at_most(limit: str, **constraints: Any) -> Any:
-    return Field(le=getattr(LIMITS, limit), json_schema_extra={"x-limit": limit}, **constraints)
-
-
-def _longest(limit: str, **constraints: Any) -> Any:
-    return Field(max_length=getattr(LIMITS, limit), json_schema_extra={"x-limit": limit}, **constraints)
-
 
 Activation = Literal["tanh", "relu", "sigmoid", "linear", "softmax"]
 Loss = Literal[tuple(LOSSES)]  # type: ignore[valid-type]
@@ -80,16 +217,21 @@ DatasetName = Literal[tuple(GENERATORS)]  # type: ignore[valid-type]
 OptimizerName = Literal[tuple(OPTIMIZERS)]  # type: ignore[valid-type]
 Fraction = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, lt=1.0)]
 ParamName = Annotated[str, Field(pattern=r"^[Wb][1-9][0-9]?$", max_length=3, description="W1, b1, W2, b2, ...")]
-ParamRow = Annotated[list[Number], Field(min_length=1, max_length=max(LIMITS.max_units, LIMITS.max_features))]
-ParamMatrix = Annotated[list[ParamRow], Field(min_length=1, max_length=LIMITS.max_units,
-                                              description="Rows of the matrix; a bias b[l] is a column, [[0.1], [0]].")]
+# A row of W1 has a column per feature, a row of a later W one per unit of the layer before.
+_WIDEST_ROW = "max_features" if LIMITS.max_features >= LIMITS.max_units else "max_units"
+ParamRow = Annotated[list[Number], _longest(_WIDEST_ROW, min_length=1)]
+ParamMatrix = Annotated[list[ParamRow], _longest("max_units", min_length=1, description=(
+    "Rows of the matrix; a bias b[l] is a column, [[0.1], [0]]."))]
 ParamSet = Annotated[dict[ParamName, ParamMatrix], Field(max_length=2 * LIMITS.max_layers,
-                                                         json_schema_extra=_names_as_property_names)]
+                                                         json_schema_extra=_keyed_by_names("max_layers"),
+                                                         description="W[l] and b[l] of each layer (max_layers)")]
 PointRow = Annotated[list[Number], Field(min_length=2, max_length=LIMITS.max_features + 1,
-                                         description="x1, x2, ..., label (or x, y for a regression)")]
+                                         json_schema_extra=_named("max_features"),
+                                         description="x1, x2, ..., label (or x, y for a regression): at most "
+                                                     "max_features numbers, then the label")]
 
 
-class LayerSpec(BaseModel):
+class LayerSpec(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     units: Annotated[int, _at_most("max_units", strict=True, ge=1), WHOLE]
@@ -98,7 +240,7 @@ class LayerSpec(BaseModel):
                     "loss when absent: sigmoid for bce, softmax for cross_entropy, linear for mse.")] = None
 
 
-class DataSpec(BaseModel):
+class DataSpec(RequestModel):
     """A toy data set made from a seed, or the user's own points; `seed` also seeds the train/test split."""
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"dataset": "moons", "points": 200, "noise": 0.1, "seed": 0}, {"custom": [[0.5, 1.2, 0], [-0.3, 0.8, 1]]}],
@@ -130,12 +272,11 @@ class DataSpec(BaseModel):
         return self
 
 
-class OptimizerSpec(BaseModel):
+class OptimizerSpec(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     name: OptimizerName = "adam"
-    learning_rate: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=LIMITS.min_learning_rate,
-                                          le=LIMITS.max_learning_rate)] = 0.01
+    learning_rate: LearningRate = 0.01
     beta: Annotated[Fraction, Field(description="momentum's (and nesterov's) decay of the velocity")] = 0.9
     beta1: Annotated[Fraction, Field(description="Adam's decay of m")] = 0.9
     beta2: Annotated[Fraction, Field(description="Adam's decay of v")] = 0.999
@@ -144,7 +285,7 @@ class OptimizerSpec(BaseModel):
                                 description="Adam's and RMSProp's guard against dividing by 0")] = 1e-8
 
 
-class OptimizerState(BaseModel):
+class OptimizerState(RequestModel):
     """An optimizer's own numbers, as an answer's optimizer_state gives them, to go on where a run stopped."""
     model_config = ConfigDict(extra="forbid")
 
@@ -161,7 +302,7 @@ NETWORK_EXAMPLE = {"layers": [{"units": 8, "activation": "tanh"}, {"units": 1, "
                    "optimizer": {"name": "adam", "learning_rate": 0.05}, "seed": 0}
 
 
-class NetworkRequest(BaseModel):
+class NetworkRequest(RequestModel):
     """The shared part of every network request: architecture, data, optimizer, seeds."""
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [NETWORK_EXAMPLE]})
 
@@ -203,9 +344,10 @@ class TrainRequest(NetworkRequest):
                                                                              "boundary grid."), WHOLE] = 50
     eval_every: Annotated[int | None, _at_most("max_iterations", strict=True, ge=1, description=(
         "Iterations between loss and accuracy records; absent: about 200 records.")), WHOLE] = None
-    divergence_factor: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=1.0, le=1e300, description=(
-        "Stop as diverged when the loss exceeds this many times its first value; 1e300 lets a run go on until a "
-        "number overflows, and the answer then names the first layer and node that did."))] = 100.0
+    divergence_factor: Annotated[float, _at_most("max_training_divergence_factor", strict=True, allow_inf_nan=False,
+                                                 gt=1.0, description=(
+        "Stop as diverged when the loss exceeds this many times its first value; the largest (1e300) lets a run "
+        "go on until a number overflows, and the answer then names the first layer and node that did."))] = 100.0
     encoding: Annotated[Literal["list", "compact"], Field(description=(
         "compact: params, initial_params, the optimizer's state and the boundary's probabilities, each tensor "
         "of 256 numbers or more, as {dtype, shape, base64} (float64, little-endian, row-major)"))] = "list"
@@ -302,7 +444,7 @@ class IterationAnswer(BaseModel):
     optimizer: dict[str, Any]
 
 
-class DataParseRequest(BaseModel):
+class DataParseRequest(RequestModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"text": "x1,x2,label\n0.5,1.2,0\n-0.3,0.8,1", "kind": "classification"}]})
 
@@ -313,14 +455,14 @@ class DataParseRequest(BaseModel):
                                                                        "[ or {, else CSV.")] = None
 
 
-class DataPointsRequest(BaseModel):
+class DataPointsRequest(RequestModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"data": {"dataset": "moons"}}]})
 
     data: DataSpec
     test_fraction: Annotated[float, _at_most("max_test_fraction", strict=True, allow_inf_nan=False, ge=0.0)] = 0.2
 
 
-class PointsQuery(BaseModel):
+class PointsQuery(RequestModel):
     """GET /data/points?dataset=moons&points=200&noise=0.1&seed=0: numbers come as text, so not strict here."""
     model_config = ConfigDict(extra="forbid")
 
@@ -332,20 +474,21 @@ class PointsQuery(BaseModel):
     test_fraction: Annotated[float, _at_most("max_test_fraction", allow_inf_nan=False, ge=0.0)] = 0.2
 
 
-def _caps(*models: type[BaseModel]) -> dict[str, str]:
-    """Field name -> the cap of engine.limits that bounds it, for error messages."""
-    caps: dict[str, str] = {}
+def _caps(models: tuple[type[BaseModel], ...]) -> dict[str, set[str]]:
+    """Field name -> the caps its x-limit names in these models. Left out: a field whose bound its own
+    validator checks and names (the descent counts: json_schema_extra states their bound)."""
+    found: dict[str, set[str]] = {}
     for model in models:
+        properties = _request_schema(model).get("properties", {})
         for name, info in model.model_fields.items():
             extra = info.json_schema_extra
-            limit = extra.get("x-limit") if isinstance(extra, dict) else None
-            if limit is not None and caps.setdefault(name, str(limit)) != limit:
-                raise RuntimeError(f"the field name {name} is capped by two limits; rename one")
-    return caps
-
-
-CAPS = _caps(LayerSpec, DataSpec, OptimizerState, NetworkRequest, TrainRequest, DataParseRequest, DataPointsRequest,
-             PointsQuery)
+            if isinstance(extra, dict) and ("maximum" in extra or "maxItems" in extra):
+                continue
+            node = properties.get(name, {})
+            limits = {member["x-limit"] for member in [node, *node.get("anyOf", [])] if "x-limit" in member}
+            if limits:
+                found.setdefault(name, set()).update(limits)
+    return found
 
 
 # ---- Responses (documentation of the contract; routes answer with ready JSON) -----------------
@@ -423,7 +566,9 @@ def event_stream(*events: str) -> dict[str, Any]:
 
 # ---- Classroom rooms (app.classroom, app.routes.classroom) ------------------------------------
 
-NodeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]+$", min_length=1, max_length=LIMITS.max_name_chars)]
+NodeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]+$", min_length=1, max_length=LIMITS.max_name_chars,
+                              json_schema_extra=_named("max_name_chars"))]
+StateKey = Annotated[str, _longest("max_name_chars")]
 QuizId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", min_length=1, max_length=32)]
 StudentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$", min_length=8, max_length=64,
                                  description="Any stable random id the student's browser keeps (8-64 of A-Z a-z 0-9 _ -).")]
@@ -459,7 +604,7 @@ RoomPage = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$", min_length=1
                                 description="explorer, network, descent ...")]
 
 
-class RoomState(BaseModel):
+class RoomState(RequestModel):
     """What the teacher's page shows; every student's page follows it."""
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "page": "explorer", "url": "/?src=q%20%3D%20x%20%2B%20y%0Af%20%3D%20q%20*%20z&step=6",
@@ -468,11 +613,11 @@ class RoomState(BaseModel):
 
     page: RoomPage
     url: Annotated[str | None, Field(max_length=LIMITS.max_room_url_chars, pattern=r"^/(?:[^/\\\s][^\\\s]*)?$",
+                                     json_schema_extra=_named("max_room_url_chars"),
                                      description="The page's own address, path and query (starts with one '/').")] = None
     # NOTE: its size as JSON and its depth are checked below, the one bound here that JSON Schema cannot say.
-    state: Annotated[dict[Annotated[str, Field(max_length=LIMITS.max_name_chars)], Any], Field(
-        max_length=LIMITS.max_room_state_keys, description="The page's view state: program, values, step, "
-                                                           "panels ...")] = {}
+    state: Annotated[dict[StateKey, Any], _longest("max_room_state_keys", description=(
+        "The page's view state: program, values, step, panels ..."))] = {}
 
     @field_validator("state")
     @classmethod
@@ -480,7 +625,7 @@ class RoomState(BaseModel):
         return _bounded_room_json(state)
 
 
-class RoomResults(BaseModel):
+class RoomResults(RequestModel):
     """What the teacher's page shows that its address cannot say (the network page: where training stands,
     its curves and boundary, the optimizers compared), apart from the state so that a new step of the
     state does not send them again."""
@@ -490,8 +635,8 @@ class RoomResults(BaseModel):
 
     page: RoomPage
     # NOTE: bounded like the state (size as JSON and depth below).
-    results: Annotated[dict[Annotated[str, Field(max_length=LIMITS.max_name_chars)], Any], Field(
-        max_length=LIMITS.max_room_state_keys, description="The page's results, as its classroom part packs them")]
+    results: Annotated[dict[StateKey, Any], _longest("max_room_state_keys", description=(
+        "The page's results, as its classroom part packs them"))]
 
     @field_validator("results")
     @classmethod
@@ -499,25 +644,24 @@ class RoomResults(BaseModel):
         return _bounded_room_json(results)
 
 
-class QuizOpen(BaseModel):
+class QuizOpen(RequestModel):
     """Predict the gradient: the teacher asks for one node's gradient."""
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"node": "n2", "label": "q", "step": 7, **WORKED_EXAMPLE}]})
 
     node: NodeId
-    label: Annotated[str | None, Field(max_length=LIMITS.max_name_chars)] = None
-    step: Annotated[int | None, Field(strict=True, ge=0, le=LIMITS.max_steps), WHOLE] = None
-    prompt: Annotated[str | None, Field(max_length=LIMITS.max_quiz_prompt_chars)] = None
+    label: Annotated[str | None, _longest("max_name_chars")] = None
+    step: Annotated[int | None, _at_most("max_steps", strict=True, ge=0), WHOLE] = None
+    prompt: Annotated[str | None, _longest("max_quiz_prompt_chars")] = None
     answer: Annotated[Number | None, Field(description="The right gradient; else computed from source and values, "
                                                        "or given at reveal.")] = None
-    source: Annotated[str | None, Field(min_length=1, max_length=LIMITS.max_source_chars)] = None
-    values: Annotated[dict[Name, Value], Field(max_length=LIMITS.max_inputs,
-                                               json_schema_extra=_names_as_property_names)] = {}
+    source: Source | None = None
+    values: Values = {}
     tolerance: Annotated[float, Field(strict=True, ge=0, le=1, description="Relative: right when |answer - "
                                       "right| <= max(tolerance * |right|, 0.001).")] = 0.01
 
 
-class AnswerIn(BaseModel):
+class AnswerIn(RequestModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"quiz": "q1a2b3c4", "value": -4, "student": "s-3f9a1c7e"}]})
 
@@ -526,7 +670,7 @@ class AnswerIn(BaseModel):
     student: StudentId | None = None
 
 
-class RevealIn(BaseModel):
+class RevealIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     answer: Number | None = None
@@ -534,50 +678,54 @@ class RevealIn(BaseModel):
 
 # ---- The gradient-descent lab (engine.landscape, engine.descent, app.routes.descent) ----------
 
+def _counted(limit: str, keyword: str, **constraints: Any) -> Any:
+    """A count whose cap (`keyword`, for the schema) its field's own validator checks with _over_cap."""
+    return Field(json_schema_extra={keyword: getattr(LIMITS, limit), **_named(limit)}, **constraints)
+
+
 def _over_cap(value: Any, cap: int, limit: str) -> Any:
     """A count over its cap is refused before anything else is read, with a message naming the cap."""
     size = len(value) if isinstance(value, list) else value
     if isinstance(size, (int, float)) and not isinstance(size, bool) and size > cap:
         shown = f"{len(value)} items" if isinstance(value, list) else (f"{value}" if isinstance(value, int) else
                                                                         f"{value:g}")
-        raise PydanticCustomError("limit_exceeded", f"{shown} is over the cap of {cap} ({limit})")
+        raise PydanticCustomError("limit_exceeded", f"{shown} is over the cap of {cap} ({limit})", {"limit": limit})
     return value
 
 
 SurfaceId = Literal["quadratic", "rosenbrock", "himmelblau", "saddle", "logistic", "network", "custom"]
 OptimizerName = Literal["sgd", "momentum", "nesterov", "rmsprop", "adam"]
 Coordinate = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-LIMITS.max_coordinate,
-                                    le=LIMITS.max_coordinate)]
+                                    le=LIMITS.max_coordinate, json_schema_extra=_named("max_coordinate"))]
 PointAB = Annotated[tuple[Coordinate, Coordinate], Field(description="[a, b]")]
 Interval = Annotated[tuple[Coordinate, Coordinate], Field(description="[low, high]")]
-LearningRate = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=LIMITS.min_learning_rate,
-                                      le=LIMITS.max_learning_rate)]
 Decay = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, lt=1.0)]
 
 
-class SurfaceSpec(BaseModel):
+class SurfaceSpec(RequestModel):
     """Which surface, with its settings; a setting another surface uses is accepted and ignored."""
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"surface": "quadratic",
                                                                                "condition": 10}]})
 
     surface: SurfaceId
     condition: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=LIMITS.min_condition,
-                                      le=LIMITS.max_condition, description="quadratic: lambda_max / lambda_min")] = 10.0
+                                      le=LIMITS.max_condition,
+                                      json_schema_extra=_named("max_condition", "min_condition"),
+                                      description="quadratic: lambda_max / lambda_min")] = 10.0
     angle: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-90.0, le=90.0,
                                   description="quadratic: the turn of the axes, in degrees")] = 0.0
-    source: Annotated[str | None, Field(min_length=1, max_length=LIMITS.max_source_chars,
-                                        description="custom: a program whose inputs are a and b")] = None
-    data_seed: Annotated[int, Field(strict=True, ge=0, le=LIMITS.max_seed,
-                                    description="logistic, network: the seed of the toy data set (and of "
-                                                "the network's training and directions)"), WHOLE] = 0
+    source: Annotated[Source | None, Field(description="custom: a program whose inputs are a and b")] = None
+    data_seed: Annotated[int, _at_most("max_seed", strict=True, ge=0,
+                                       description="logistic, network: the seed of the toy data set (and of "
+                                                   "the network's training and directions)"), WHOLE] = 0
 
 
 class SurfaceGridRequest(SurfaceSpec):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"surface": "rosenbrock", "grid": 60, "point": [-1.2, 1.0]}]})
 
-    grid: Annotated[int, Field(strict=True, ge=2, json_schema_extra={"maximum": LIMITS.max_surface_grid},
-                               description="points per side"), WHOLE] = 60
+    grid: Annotated[int, _counted("max_surface_grid", "maximum", strict=True, ge=2, description="points per side"),
+                    WHOLE] = 60
     box: Annotated[tuple[Interval, Interval] | None, Field(description="[[a_min, a_max], [b_min, b_max]]; "
                                                                        "the surface's own box when left out")] = None
     point: Annotated[PointAB | None, Field(description="also answer the loss, gradient and curvature here")] = None
@@ -588,7 +736,7 @@ class SurfaceGridRequest(SurfaceSpec):
         return _over_cap(value, LIMITS.max_surface_grid, "max_surface_grid")
 
 
-class DescentOptimizer(BaseModel):
+class DescentOptimizer(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     name: OptimizerName
@@ -598,7 +746,7 @@ class DescentOptimizer(BaseModel):
     beta2: Annotated[Decay, Field(description="adam")] = 0.999
     rho: Annotated[Decay, Field(description="rmsprop")] = 0.9
     eps: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0, le=1.0, description="adam, rmsprop")] = 1e-8
-    label: Annotated[str | None, Field(max_length=LIMITS.max_name_chars, description="echoed back")] = None
+    label: Annotated[str | None, _longest("max_name_chars", description="echoed back")] = None
 
 
 class DescentRunRequest(SurfaceSpec):
@@ -607,14 +755,12 @@ class DescentRunRequest(SurfaceSpec):
          "optimizers": [{"name": "sgd", "learning_rate": 0.15}, {"name": "momentum", "learning_rate": 0.05}]}]})
 
     start: Annotated[PointAB | None, Field(description="the surface's own start when left out")] = None
-    steps: Annotated[int, Field(strict=True, ge=0, json_schema_extra={"maximum": LIMITS.max_descent_steps}),
-                     WHOLE] = 100
-    divergence_factor: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=1.0,
-                                              le=LIMITS.max_divergence_factor)] = 1000.0
+    steps: Annotated[int, _counted("max_descent_steps", "maximum", strict=True, ge=0), WHOLE] = 100
+    divergence_factor: Annotated[float, _at_most("max_divergence_factor", strict=True, allow_inf_nan=False,
+                                                 gt=1.0)] = 1000.0
     tolerance: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0, le=1.0,
                                       description="converged once the gradient norm stays below this")] = 1e-6
-    optimizers: Annotated[list[DescentOptimizer], Field(min_length=1, json_schema_extra={
-        "maxItems": LIMITS.max_descent_optimizers})]
+    optimizers: Annotated[list[DescentOptimizer], _counted("max_descent_optimizers", "maxItems", min_length=1)]
     include: Annotated[list[Literal["state", "taylor"]], Field(
         max_length=2, description="per-step parts to answer besides path, losses and gradients: the optimizers' "
                                   "state and the Taylor rows (both when left out; [] for paths alone)")] = \
@@ -636,8 +782,8 @@ class TaylorRequest(SurfaceSpec):
         {"surface": "quadratic", "point": [-2.5, 1.0], "etas": [0.01, 0.05, 0.1, 0.2, 0.25]}]})
 
     point: Annotated[PointAB | None, Field(description="the surface's own start when left out")] = None
-    etas: Annotated[list[LearningRate] | None, Field(min_length=1, json_schema_extra={"maxItems": LIMITS.max_etas},
-                                                     description="30 rates up to 3 x 2 / lambda_max when left out")] = None
+    etas: Annotated[Annotated[list[LearningRate], _counted("max_etas", "maxItems", min_length=1)] | None, Field(
+        description="30 rates up to 3 x 2 / lambda_max when left out")] = None
 
     @field_validator("etas", mode="before")
     @classmethod
@@ -651,11 +797,23 @@ class LineRequest(SurfaceSpec):
 
     point: Annotated[PointAB | None, Field(description="the surface's own start when left out")] = None
     parameter: Annotated[int, Field(strict=True, ge=0, le=1, description="0 moves a, 1 moves b"), WHOLE] = 0
-    span: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0, le=LIMITS.max_coordinate,
-                                 description="the view runs from point - span to point + span")] = 2.0
-    points: Annotated[int, Field(strict=True, ge=2, json_schema_extra={"maximum": LIMITS.max_line_points}), WHOLE] = 101
+    span: Annotated[float, _at_most("max_coordinate", strict=True, allow_inf_nan=False, gt=0.0,
+                                    description="the view runs from point - span to point + span")] = 2.0
+    points: Annotated[int, _counted("max_line_points", "maximum", strict=True, ge=2), WHOLE] = 101
 
     @field_validator("points", mode="before")
     @classmethod
     def _points_cap(cls, value: Any) -> Any:
         return _over_cap(value, LIMITS.max_line_points, "max_line_points")
+
+
+# app.errors names the cap of a field in CAPS in its 422 message and in where.limit, by the field's name
+# alone: so a name that another request model caps with another limit (params: max_params in a trace,
+# max_layers in a network) is left out. The other caps are named in the message (RequestModel).
+_NAMED_IN_WHERE = (LayerSpec, DataSpec, OptimizerState, NetworkRequest, TrainRequest, DataParseRequest,
+                   DataPointsRequest, PointsQuery)
+_EVERY_REQUEST = (*_NAMED_IN_WHERE, TraceRequest, StateRequest, OptimizerSpec, IterationRequest, CompareRequest,
+                  RoomState, RoomResults, QuizOpen, AnswerIn, RevealIn, DescentOptimizer, SurfaceGridRequest,
+                  DescentRunRequest, TaylorRequest, LineRequest)
+_EVERYWHERE = _caps(_EVERY_REQUEST)
+CAPS = {name: limits.pop() for name, limits in _caps(_NAMED_IN_WHERE).items() if len(_EVERYWHERE[name]) == 1}

@@ -42,6 +42,9 @@ class Limits:
     max_test_fraction: float = 0.5  # share of a data set held out for testing
     max_noise: float = 1.0  # noise of a toy data set (its points spread about 1)
     max_steps_taken: int = 2**31 - 1  # counts a client sends back of steps already taken: Adam's t, batch_index
+    # A training run diverges when its loss exceeds its first value by its divergence_factor; this largest
+    # factor lets a run go on until a number overflows, so that the answer names where that happened.
+    max_training_divergence_factor: float = 1e300
     # The gradient-descent lab (engine.landscape, engine.descent): two-parameter surfaces.
     max_descent_steps: int = 2_000  # steps of one run, for every optimizer in it
     max_descent_optimizers: int = 8  # runs side by side from one start

@@ -111,8 +111,17 @@ POST /api/v1/network/train/stream     the /network/train body -> text/event-stre
     "error"     {"error": {"code", "message", "where"}} (a failure after the stream began).
     Errors found before training starts (bad fields, too many runs: 429) are the usual JSON envelope.
     To stop a run, abort the request (fetch + AbortController): the server sees the closed connection
-    after the current 0.05 s slice and ends the run. Every run also ends after its iterations or
-    max_run_seconds. GET /api/v1/network/runs -> {"active", "max_active_runs", "max_run_seconds"}.
+    at once, and the run ends after its current 0.05 s slice (a slice still waiting for a thread never
+    runs). Every run also ends after its iterations or max_run_seconds (wall-clock time, waiting
+    included). GET /api/v1/network/runs -> {"active", "max_active_runs", "max_run_seconds",
+    "stream_threads"}.
+
+Where the work runs (app.compute): /train and /compare in the long-run lane (long_run_threads at once,
+long_run_queue waiting, else 429 server_busy); a client that goes away while its run waits there takes
+the run out of the queue, and one that goes away while it trains stops it. Streamed runs in a lane of
+their own: at most max_active_runs of them (else 429), their slices taking turns on stream_threads
+threads. So a crowd of live runs slows each other down, and neither the runs of /train nor the short
+computations (descent, one iteration, long programs: app.compute.compute) wait for them.
 
 POST /api/v1/network/compare      network part + {"iterations", "grid", ..., "optimizers": ["sgd", "momentum",
                                   "adam"]} (each entry a name, or an optimizer object whose absent fields
@@ -129,17 +138,19 @@ GET /data/points also has a POST form (see app/routes/data.py).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import threading
 import time
+import weakref
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable, TypeVar
 
 import anyio
 import orjson
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from engine.data import CLASSIFICATION, REGRESSION, Dataset
@@ -149,7 +160,7 @@ from engine.train import TrainConfig, Trainer, optimizer_json, params_json
 from engine.values import to_json
 
 from ..compute import compute, run_long
-from ..errors import fields_renamed, refusals
+from ..errors import ApiError, fields_renamed, refusals
 from ..rate_limit import charge
 from ..schemas import (CompareAnswer, CompareRequest, ErrorEnvelope, IterationAnswer, IterationRequest, NetworkRequest,
                        OptimizerSpec, TrainAnswer, TrainRequest, event_stream)
@@ -165,6 +176,8 @@ ERRORS = {**refusals(413, 415),
           422: {"model": ErrorEnvelope, "description": "A field cannot be used; see error.where"}}
 STOPPED = "stopped"
 HISTORY = ("iteration", "train_loss", "train_accuracy", "test_loss", "test_accuracy")
+CLIENT_CLOSED = 499  # what a run whose client went away answers, to nobody (as nginx logs it)
+T = TypeVar("T")
 
 
 # ---- From a request to the engine's objects --------------------------------------------------------
@@ -267,8 +280,8 @@ async def post_iteration(request: IterationRequest) -> Response:
 
 # ---- Training -------------------------------------------------------------------------------------
 
-def _run(trainer: Trainer, deadline: float) -> None:
-    while trainer.step() and time.monotonic() < deadline:
+def _run(trainer: Trainer, deadline: float, stop: threading.Event | None = None) -> None:
+    while trainer.step() and time.monotonic() < deadline and not (stop is not None and stop.is_set()):
         pass
 
 
@@ -287,21 +300,51 @@ def _answer(trainer: Trainer, problem: Problem, encoding: str) -> dict[str, Any]
     return answer
 
 
-def _train(request: TrainRequest) -> dict[str, Any]:
+def _train(request: TrainRequest, stop: threading.Event | None = None) -> dict[str, Any]:
     problem = _problem(request)
     trainer = _trainer(request, problem, request.optimizer, **_run_fields(request))
-    _run(trainer, time.monotonic() + get_settings().max_run_seconds)
+    _run(trainer, time.monotonic() + get_settings().max_run_seconds, stop)
     return _answer(trainer, problem, request.encoding)
+
+
+async def _while_connected(http: Request, work: Callable[..., T], *args: Any) -> T | None:
+    """work(*args, stop) in the long-run lane, or None when the client goes away first: a run still
+    waiting for its turn never runs, and a running one is told to stop (the thread cannot be killed)."""
+    stop = threading.Event()
+    answer: T | None = None
+    refusal: Exception | None = None
+    async with anyio.create_task_group() as group:
+        async def watch() -> None:
+            # NOTE: the body has been read, so the next message is the disconnect (or, from some servers,
+            # an empty http.request now and then, which says nothing).
+            while (await http.receive())["type"] != "http.disconnect":
+                pass
+            stop.set()
+            group.cancel_scope.cancel()
+
+        group.start_soon(watch)
+        try:
+            answer = await run_long(work, *args, stop)
+        except Exception as error:  # NOTE: raised below, not wrapped in the task group's ExceptionGroup
+            refusal = error
+        group.cancel_scope.cancel()
+    if refusal is not None:
+        raise refusal
+    return answer
+
+
+def _long_answer(answer: dict[str, Any] | None) -> Response:
+    return Response(status_code=CLIENT_CLOSED) if answer is None else json_response(answer)
 
 
 @router.post("/train", responses={200: {"model": TrainAnswer}, **ERRORS, **refusals(429)},
              summary="Train for N iterations: history, final parameters, decision boundary, divergence if any")
 async def post_train(request: TrainRequest, http: Request) -> Response:
     await charge(http, "training")
-    return json_response(await run_long(_train, request))
+    return _long_answer(await _while_connected(http, _train, request))
 
 
-def _compare(request: CompareRequest) -> dict[str, Any]:
+def _compare(request: CompareRequest, stop: threading.Event | None = None) -> dict[str, Any]:
     if request.optimizer_state is not None:
         raise ValueInputError("compare starts every optimizer afresh from the same weights: leave out "
                               "optimizer_state", "optimizer_state", code="invalid_value")
@@ -312,7 +355,7 @@ def _compare(request: CompareRequest) -> dict[str, Any]:
         chosen = request.optimizer.model_copy(update={name: getattr(entry, name) for name in entry.model_fields_set})
         trainer = _trainer(request, problem, chosen, **_run_fields(request))
         left = len(request.optimizers) - position
-        _run(trainer, time.monotonic() + max(0.0, deadline - time.monotonic()) / left)
+        _run(trainer, time.monotonic() + max(0.0, deadline - time.monotonic()) / left, stop)
         answer = _answer(trainer, problem, request.encoding)
         initial = answer.pop("initial_params")
         for shared in ("network", "data"):
@@ -326,7 +369,7 @@ def _compare(request: CompareRequest) -> dict[str, Any]:
              summary="Several optimizers trained from identical initial weights, side by side")
 async def post_compare(request: CompareRequest, http: Request) -> Response:
     await charge(http, "training")
-    return json_response(await run_long(_compare, request))
+    return _long_answer(await _while_connected(http, _compare, request))
 
 
 # ---- Training streamed as server-sent events ---------------------------------------------------------
@@ -390,37 +433,80 @@ class Run:
         return payload
 
 
-ACTIVE_RUNS: set[Run] = set()
+# ---- Streamed runs: admitted up to max_active_runs, their slices taking turns in a lane of their own --
+
+# A run admitted is here from its admission (before the first await, so that requests arriving together
+# cannot all slip past max_active_runs) until its stream ends, however it ends: set up, then training.
+ACTIVE_RUNS: set[object] = set()
+
+# NOTE: one limiter per event loop, as in app.compute: a test client runs several loops, and a limiter
+# belongs to one.
+_STREAM_LANES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = \
+    weakref.WeakKeyDictionary()
 
 
-async def _events(run: Run, request: Request) -> AsyncIterator[bytes]:
-    ACTIVE_RUNS.add(run)
+def _stream_lane() -> anyio.CapacityLimiter:
+    """stream_threads threads for the slices of every streamed run of this process, first come first served."""
+    loop = asyncio.get_running_loop()
+    lane = _STREAM_LANES.get(loop)
+    if lane is None:
+        lane = _STREAM_LANES[loop] = anyio.CapacityLimiter(get_settings().stream_threads)
+    return lane
+
+
+def _admit() -> object:
+    settings = get_settings()
+    if len(ACTIVE_RUNS) >= settings.max_active_runs:
+        raise ApiError(429, "rate_limited", f"{settings.max_active_runs} training runs are streaming already "
+                                            "(max_active_runs); try again in a few seconds",
+                       where={"limit": "max_active_runs"}, headers={"Retry-After": "5"})
+    place = object()
+    ACTIVE_RUNS.add(place)
+    return place
+
+
+async def _events(run: Run) -> AsyncIterator[bytes]:
     try:
         yield run.start()
         while not run.over:
-            yield await anyio.to_thread.run_sync(run.advance)
-            if not run.over and await request.is_disconnected():
-                break
+            # NOTE: a slice waiting for its turn is cancelled at once when the client goes away
+            # (EventStream listens); one already training finishes its 0.05 s first.
+            yield await anyio.to_thread.run_sync(run.advance, limiter=_stream_lane())
     except Exception:
         log.exception("a streamed training run failed")
         yield _event("error", {"error": {"code": "internal_error", "where": {},
                                          "message": "the training run failed on the server and was stopped"}})
-    finally:
-        # NOTE: also when the response is cancelled (the client went away): the worker thread has
-        # finished its slice by then, so the run is truly over.
-        ACTIVE_RUNS.discard(run)
 
 
 class EventStream(StreamingResponse):
-    """Server-sent events whose generator is closed the moment the response ends, however it ends."""
+    """Server-sent events that end the moment the client goes away, whatever ASGI version the server
+    speaks (Starlette listens for the disconnect only below 2.4), with their generator closed and
+    `on_close` called however they end."""
     media_type = "text/event-stream"
+
+    # NOTE: FastAPI reads the default status of a response class from its __init__ for OpenAPI.
+    def __init__(self, content: AsyncIterator[bytes], on_close: Callable[[], None], status_code: int = 200,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(content, status_code, headers=headers)
+        self.on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            async with anyio.create_task_group() as group:
+                async def stream() -> None:
+                    try:
+                        await self.stream_response(send)
+                    except OSError:  # an ASGI 2.4 server's answer to a send after the client left
+                        pass
+                    group.cancel_scope.cancel()
+
+                group.start_soon(stream)
+                await self.listen_for_disconnect(receive)
+                group.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 await self.body_iterator.aclose()  # type: ignore[attr-defined]
+            self.on_close()
 
 
 def _stream_run(request: TrainRequest) -> Run:
@@ -434,18 +520,19 @@ def _stream_run(request: TrainRequest) -> Run:
              response_class=EventStream,
              summary="Train with live progress as server-sent events: start, progress (~20/s), done; abort to stop")
 async def post_train_stream(body: TrainRequest, request: Request) -> EventStream:
-    settings = get_settings()
     await charge(request, "training")
-    if len(ACTIVE_RUNS) >= settings.max_active_runs:
-        raise HTTPException(429, detail=f"{settings.max_active_runs} training runs are streaming already "
-                                        "(max_active_runs); try again in a few seconds",
-                            headers={"Retry-After": "5"})
-    run = await run_in_threadpool(_stream_run, body)
-    return EventStream(_events(run, request), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    place = _admit()
+    try:
+        run = await anyio.to_thread.run_sync(_stream_run, body, limiter=_stream_lane())
+    finally:
+        ACTIVE_RUNS.discard(place)
+    ACTIVE_RUNS.add(run)  # NOTE: no await between: the place passes to the run
+    return EventStream(_events(run), on_close=lambda: ACTIVE_RUNS.discard(run),
+                       headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 @router.get("/runs", summary="How many streamed training runs are going on now")
 async def get_runs() -> dict[str, Any]:
     settings = get_settings()
     return {"active": len(ACTIVE_RUNS), "max_active_runs": settings.max_active_runs,
-            "max_run_seconds": settings.max_run_seconds}
+            "max_run_seconds": settings.max_run_seconds, "stream_threads": settings.stream_threads}

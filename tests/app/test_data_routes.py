@@ -128,6 +128,16 @@ def test_an_upload_over_the_character_cap_is_refused_naming_the_cap(client):
     assert "max_upload_chars" in error["message"]
 
 
+@pytest.mark.parametrize("custom, field, limit", [
+    ([[0, 0, 0]] * (LIMITS.max_points + 1), "data.custom", "max_points"),
+    ([[0] * (LIMITS.max_features + 2), [1] * (LIMITS.max_features + 2)], "data.custom.0", "max_features"),
+    ([[0, 2 * LIMITS.max_abs_value, 0], [1, 1, 1]], "data.custom.0.1", "max_abs_value"),
+], ids=["too-many-points", "a-row-too-wide", "a-number-too-big"])
+def test_own_points_over_a_cap_are_refused_naming_the_cap(client, custom, field, limit):
+    error = assert_envelope(client.post(POINTS, json={"data": {"custom": custom}}), 422)
+    assert error["where"]["field"] == field and f"({limit})" in error["message"]
+
+
 def test_an_upload_over_the_body_cap_is_413(client):
     body = json.dumps({"text": "0.1,0.2,1\n" * (LIMITS.max_body_bytes // 10)})
     error = assert_envelope(client.post(PARSE, content=body, headers={"content-type": "application/json"}), 413)

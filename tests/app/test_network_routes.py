@@ -1,17 +1,28 @@
-"""POST /api/v1/network/iteration, /network/train and /network/compare: real numbers through the API."""
+"""POST /api/v1/network/iteration, /network/train and /network/compare: real numbers through the API, and
+what a run does when its client goes away (over a real connection)."""
 from __future__ import annotations
 
 import re
-from typing import Any
+import threading
+import time
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Iterator
 
+import httpx
 import numpy as np
 import pytest
 
-from app.settings import get_settings
-from engine.train import batch_rows
+from app import compute
+from app.main import create_app
+from app.routes import network
+from app.settings import Settings, get_settings
+from engine.train import Trainer, batch_rows
 from engine.values import from_compact
 
 from .conftest import strict_json
+from .test_network_stream import serve
 
 ITERATION = "/api/v1/network/iteration"
 TRAIN = "/api/v1/network/train"
@@ -432,3 +443,97 @@ def test_a_compact_compare_answer_decodes_to_the_list_answer(client):
     assert compact["initial_params"]["W2"]["shape"] == [32, 32]
     assert undo_compact(compact["initial_params"]) == plain["initial_params"]
     assert [undo_compact(run) for run in compact["runs"]] == plain["runs"]
+
+
+# ---- Clients that go away: a real connection (uvicorn), the long-run lane one thread wide --------------
+
+SLOW = {**XOR, "iterations": 20_000}  # 20,000 iterations at 10 ms each (slowed_down): far longer than any test
+
+
+@pytest.fixture
+def slowed_down(monkeypatch) -> None:
+    """Every training iteration takes 10 ms more, so that a run lasts until it is stopped."""
+    step = Trainer.step
+
+    def slow_step(self: Trainer) -> bool:
+        time.sleep(0.01)
+        return step(self)
+
+    monkeypatch.setattr(Trainer, "step", slow_step)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    yield from serve(create_app(Settings(rate_limit_enabled=False)))
+
+
+@dataclass
+class Runs:
+    started: list[int] = field(default_factory=list)  # the seeds of the runs that began training
+    trained: list[tuple[int, float]] = field(default_factory=list)  # (seed, seconds) of those that ended
+
+
+@pytest.fixture
+def one_thread_lane(monkeypatch) -> Runs:
+    """Long runs one at a time in a fresh lane, each one recorded."""
+    monkeypatch.setattr(get_settings(), "long_run_threads", 1)
+    monkeypatch.setattr(get_settings(), "long_run_queue", 4)
+    monkeypatch.setattr(compute, "_LONG_RUNS", weakref.WeakKeyDictionary())
+    runs, train = Runs(), network._train
+
+    def recorded(request: Any, stop: threading.Event) -> dict[str, Any]:
+        runs.started.append(request.seed)
+        began = time.monotonic()
+        try:
+            return train(request, stop)
+        finally:
+            runs.trained.append((request.seed, time.monotonic() - began))
+
+    monkeypatch.setattr(network, "_train", recorded)
+    return runs
+
+
+def leave_after(base: str, body: dict[str, Any], seconds: float) -> None:
+    """POST /network/train and hang up after `seconds` without reading the answer."""
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(base + TRAIN, json=body, timeout=httpx.Timeout(30, read=seconds))
+
+
+def until(condition: Any, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_training_run_whose_client_leaves_stops_and_frees_the_lane(server, one_thread_lane, slowed_down,
+                                                                     monkeypatch):
+    monkeypatch.setattr(get_settings(), "max_run_seconds", 30.0)
+    leave_after(server, {**SLOW, "seed": 1}, 0.5)
+    until(lambda: one_thread_lane.trained)
+    (seed, seconds), = one_thread_lane.trained
+    assert seed == 1 and seconds < 2.0  # not the 30 s its iterations would take
+    answer = httpx.post(server + TRAIN, json={**XOR, "iterations": 5, "seed": 2}, timeout=5)
+    assert answer.status_code == 200 and answer.json()["iterations"] == 5
+
+
+def test_a_queued_training_run_whose_client_leaves_never_runs(server, one_thread_lane, slowed_down, monkeypatch):
+    monkeypatch.setattr(get_settings(), "max_run_seconds", 1.5)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(httpx.post, server + TRAIN, json={**SLOW, "seed": 1}, timeout=30)
+        until(lambda: one_thread_lane.started)  # the first is training; the second waits for the one thread
+        leave_after(server, {**XOR, "iterations": 5, "seed": 2}, 0.3)
+        assert first.result().json()["status"] == "stopped"
+    time.sleep(0.3)
+    assert one_thread_lane.started == [1]
+    assert all(lane.admitted == 0 for lane in compute._LONG_RUNS.values())
+
+
+def test_a_compare_whose_client_leaves_stops_every_run(server, one_thread_lane, slowed_down, monkeypatch):
+    monkeypatch.setattr(get_settings(), "max_run_seconds", 30.0)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(server + COMPARE, json={**SLOW, "optimizers": ["sgd", "momentum", "adam"]},
+                   timeout=httpx.Timeout(30, read=0.5))
+    started = time.monotonic()
+    answer = httpx.post(server + TRAIN, json={**XOR, "iterations": 5, "seed": 2}, timeout=10)
+    assert answer.status_code == 200 and time.monotonic() - started < 3.0

@@ -10,6 +10,8 @@ import json
 import socket
 import threading
 import time
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator
 
 import httpx
@@ -17,6 +19,7 @@ import pytest
 import uvicorn
 
 from app.main import app
+from app.routes import network
 from app.settings import get_settings
 
 from .conftest import assert_envelope
@@ -54,7 +57,7 @@ def server() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def server_asgi_2_4() -> Iterator[str]:
     """The app behind a server that says ASGI 2.4: Starlette then stops listening for the disconnect
-    itself, and only the route's own request.is_disconnected() check can end the run."""
+    itself, and only the stream's own listening (network.EventStream) can end the run."""
     async def newer(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             scope = {**scope, "asgi": {**scope.get("asgi", {}), "spec_version": "2.4"}}
@@ -182,6 +185,72 @@ def test_too_many_runs_at_once_is_429(server, monkeypatch):
         refused = httpx.post(server + STREAM, json=MOONS, timeout=30)
         error = assert_envelope(refused, 429)
         assert error["code"] == "rate_limited" and "max_active_runs" in error["message"]
+        assert error["where"] == {"limit": "max_active_runs"} and refused.headers["retry-after"] == "5"
+    wait_for_no_runs(server)
+
+
+def test_runs_asked_for_all_at_once_are_admitted_up_to_max_active_runs(server, monkeypatch):
+    monkeypatch.setattr(get_settings(), "max_active_runs", 2)
+    together, answered = threading.Barrier(5), threading.Event()
+
+    def ask() -> int:
+        with httpx.Client(timeout=30) as client:
+            together.wait()
+            with client.stream("POST", server + STREAM, json={**MOONS, "iterations": 20_000}) as response:
+                if response.status_code == 200:
+                    next(events(response))  # the start event
+                    answered.wait(timeout=20)  # the run goes on until every request has its answer
+                return response.status_code
+
+    with ThreadPoolExecutor(5) as pool:
+        asked = [pool.submit(ask) for _ in range(5)]
+        deadline = time.monotonic() + 20
+        while sum(future.done() for future in asked) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        answered.set()
+        statuses = sorted(future.result() for future in asked)
+    assert statuses == [200, 200, 429, 429, 429]
+    wait_for_no_runs(server)
+
+
+def test_streamed_slices_take_turns_on_stream_threads_and_short_work_is_not_held_up(server, monkeypatch):
+    monkeypatch.setattr(get_settings(), "stream_threads", 1)
+    monkeypatch.setattr(network, "_STREAM_LANES", weakref.WeakKeyDictionary())
+    at_once, most = [0], [0]
+    advance, lock = network.Run.advance, threading.Lock()
+
+    def counted(run: network.Run) -> bytes:
+        with lock:
+            at_once[0] += 1
+            most[0] = max(most[0], at_once[0])
+        try:
+            return advance(run)
+        finally:
+            with lock:
+                at_once[0] -= 1
+
+    monkeypatch.setattr(network.Run, "advance", counted)
+
+    def follow() -> int:
+        with httpx.stream("POST", server + STREAM, json={**MOONS, "iterations": 20_000}, timeout=30) as response:
+            progress = 0
+            for name, _ in events(response):
+                progress += name == "progress"
+                if progress == 5:
+                    return progress
+        return progress
+
+    with ThreadPoolExecutor(3) as pool:
+        runs = [pool.submit(follow) for _ in range(3)]
+        until = time.monotonic() + 5
+        while active_runs(server) < 3 and time.monotonic() < until:
+            time.sleep(0.01)
+        asked = time.monotonic()
+        iteration = httpx.post(server + "/api/v1/network/iteration", json=MOONS, timeout=30)
+        assert iteration.status_code == 200 and time.monotonic() - asked < 1.0
+        assert [run.result() for run in runs] == [5, 5, 5]  # every run had its turns
+    assert most[0] == 1
+    assert httpx.get(server + RUNS).json()["stream_threads"] == 1
     wait_for_no_runs(server)
 
 
@@ -196,7 +265,7 @@ def test_closing_an_in_process_client_stream_also_ends_the_run(client):
     assert client.get(RUNS).json()["active"] == 0
 
 
-def test_the_route_itself_notices_the_client_leaving_when_starlette_does_not_listen(server_asgi_2_4):
+def test_the_stream_notices_the_client_leaving_when_starlette_does_not_listen(server_asgi_2_4):
     with httpx.stream("POST", server_asgi_2_4 + STREAM, json={**MOONS, "iterations": 20_000}, timeout=30) as response:
         received = events(response)
         progress = [name for name, _ in (next(received) for _ in range(4)) if name == "progress"]

@@ -6,8 +6,9 @@ import math
 import pytest
 
 from engine.examples import EXAMPLES
+from engine.limits import LIMITS
 
-from .conftest import WORKED_EXAMPLE, by_label, strict_json
+from .conftest import WORKED_EXAMPLE, assert_envelope, by_label, strict_json
 
 TRACE = "/api/v1/trace"
 STATE = "/api/v1/trace/state"
@@ -263,3 +264,38 @@ def test_numbers_in_the_response_are_plain_finite_json_numbers(client):
     answer = post(client, WORKED_EXAMPLE)
     for node in answer["nodes"]:
         assert isinstance(node["value"], float) and math.isfinite(node["value"])
+
+
+# ---- Caps: a request over one is refused naming it ------------------------------------------
+
+@pytest.mark.parametrize("path", [TRACE, STATE])
+def test_a_source_one_character_over_the_cap_is_422_naming_max_source_chars(client, path):
+    body = {**WORKED_EXAMPLE, "source": "x" * (LIMITS.max_source_chars + 1), "step": 0}
+    if path == TRACE:
+        del body["step"]
+    error = assert_envelope(client.post(path, json=body), 422)
+    assert error["where"]["field"] == "source"
+    assert "(max_source_chars)" in error["message"] and str(LIMITS.max_source_chars) in error["message"]
+
+
+@pytest.mark.parametrize("change, field, limit", [
+    ({"values": {"x": [1.0] * (LIMITS.max_tensor_side + 1), "y": 5, "z": -4}}, "values.x", "max_tensor_side"),
+    ({"values": {"x": [[1.0] * (LIMITS.max_tensor_side + 1)], "y": 5, "z": -4}}, "values.x", "max_tensor_side"),
+    ({"values": {"x": 2 * LIMITS.max_abs_value, "y": 5, "z": -4}}, "values.x", "max_abs_value"),
+    ({"values": {"x": [[-2 * LIMITS.max_abs_value]], "y": 5, "z": -4}}, "values.x", "max_abs_value"),
+    ({"values": {f"v{i}": 1 for i in range(LIMITS.max_inputs + 1)}}, "values", "max_inputs"),
+    ({"params": ["x"] * (LIMITS.max_params + 1)}, "params", "max_params"),
+    ({"params": ["x" * (LIMITS.max_name_chars + 1)]}, "params.0", "max_name_chars"),
+    ({"params": ["x"], "learning_rate": LIMITS.min_learning_rate / 10}, "learning_rate", "min_learning_rate"),
+    ({"params": ["x"], "learning_rate": LIMITS.max_learning_rate * 10}, "learning_rate", "max_learning_rate"),
+], ids=["vector", "matrix-row", "number", "matrix-number", "inputs", "params", "param-name", "rate-low",
+        "rate-high"])
+def test_a_value_or_setting_over_its_cap_is_422_naming_the_field_and_the_cap(client, change, field, limit):
+    error = assert_envelope(client.post(TRACE, json={**WORKED_EXAMPLE, **change}), 422)
+    assert error["where"]["field"] == field
+    assert error["message"].startswith(f"{field}: ") and f"({limit})" in error["message"]
+
+
+def test_a_bound_that_is_no_cap_is_refused_without_naming_one(client):
+    error = assert_envelope(client.post(STATE, json={**WORKED_EXAMPLE, "step": -1}), 422)
+    assert error["where"] == {"field": "step"} and "(max_" not in error["message"] and "(min_" not in error["message"]

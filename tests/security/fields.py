@@ -24,7 +24,7 @@ EXAMPLES = {"/api/v1/rooms/{code}/quiz/reveal": {"answer": -4}, "/api/v1/rooms":
 @dataclass
 class Field:
     path: Path
-    kind: str  # "string", "number", "integer" or "array"
+    kind: str  # "string", "number", "integer", "array" or "object" (a dictionary: its entries are not fixed)
     schema: dict[str, Any]
 
     @property
@@ -59,6 +59,8 @@ def _walk(schema: dict[str, Any], spec: dict[str, Any], path: Path, depth: int =
     if depth > 10:
         return
     for member in schema.get("anyOf", []) + schema.get("oneOf", []):
+        if not {"type", "$ref", "anyOf"} & set(member):
+            continue  # not another kind of value but a further rule on this one (DataSpec: dataset or custom)
         yield from _walk({**{k: v for k, v in schema.items() if k not in ("anyOf", "oneOf")}, **member}, spec,
                          path, depth + 1)
     kind = schema.get("type")
@@ -72,6 +74,8 @@ def _walk(schema: dict[str, Any], spec: dict[str, Any], path: Path, depth: int =
         for name, member in schema.get("properties", {}).items():
             yield from _walk(member, spec, path + (name,), depth + 1)
         extra = schema.get("additionalProperties", True)
+        if "properties" not in schema:
+            yield Field(path, "object", schema)
         if "properties" not in schema or extra not in (False, None):
             names = {"type": "string", **schema.get("propertyNames", {})}
             yield Field(path + (KEY,), "string", names)

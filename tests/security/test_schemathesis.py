@@ -15,8 +15,10 @@ Two expectations are set, and why:
   the engine's own codes. `schema_valid_requests_pass_validation` below makes that precise: a
   schema-valid request is never refused by the request models themselves (code `invalid_request`),
   which is what "every bound lives in the schema" means. The one exception is a room's free-form page
-  state, whose size as JSON, depth and integers (64 bits) are bounds JSON Schema cannot state
-  (VALIDATOR_ONLY below; app.schemas.RoomState checks them and names them).
+  JSON (its state, and its results), whose size as JSON, depth and integers (64 bits) are bounds JSON
+  Schema cannot state (VALIDATOR_ONLY below; app.schemas.RoomState and RoomResults check them and name
+  them). tests/app/test_meta_routes.py walks the schema for the same promise: every string, list, number
+  and dictionary of every request bounded, and every bound from engine.limits named by x-limit.
 
 Kept short and the same every run: MAX_EXAMPLES fuzzed requests per operation and mode from a fixed
 seed (the coverage phase adds its own boundary cases), training capped at a quarter of a second, rate
@@ -55,8 +57,9 @@ CONFIG = SchemathesisConfig.from_dict({"checks": {
 schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
 
 
-# field -> what its validator refuses that no JSON Schema keyword can say
-VALIDATOR_ONLY = {"state": ("max_room_state_bytes", "max_room_state_depth", "beyond 64 bits")}
+# field -> what its validator refuses that no JSON Schema keyword can say: the one exception, a room's page JSON
+VALIDATOR_ONLY = {field: ("max_room_state_bytes", "max_room_state_depth", "beyond 64 bits")
+                  for field in ("state", "results")}
 
 
 @schemathesis.check
