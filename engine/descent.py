@@ -1,9 +1,11 @@
 """Several optimizers from one start on one surface, step by step, side by side.
 
-Each step evaluates every optimizer's current point in ONE vectorised call of the surface, then
-lets each optimizer (engine.optim) make its own update and records what it now holds (velocity;
-mean square; m, v and t) in one array per quantity. Index k of a run's path, losses, gradients and
-state is the point after k updates, so one slider position reads the same step across every array.
+Each step evaluates every optimizer's current point in ONE vectorised call of the surface (or, on a
+polynomial surface, point by point in plain floats: the same numbers without NumPy's overhead per
+call), then lets each optimizer make its own update, exactly as engine.optim does, and records what
+it now holds (velocity; mean square; m, v and t) in one array per quantity. Index k of a run's path,
+losses, gradients and state is the point after k updates, so one slider position reads the same step
+across every array.
 A caller that draws paths alone leaves the state and the Taylor columns out (`include`).
 
 A run stops, flagged and never raising, at the first step k where
@@ -36,9 +38,11 @@ from .limits import LIMITS, Limits
 from .optim import SGD, make_optimizer
 
 PARAMETER = "theta"  # the optimizers keep their state per parameter name; here there is one, (a, b)
+Point = tuple[float, float]
 
 CONVERGED, RUNNING, DIVERGED = "converged", "running", "diverged"
 PARTS = ("state", "taylor")  # per-step parts of an answer a client may leave out (the page draws neither)
+TAYLOR_COLUMNS = ("loss", "predicted", "actual", "next", "next_predicted")
 
 
 @dataclass(frozen=True)
@@ -122,54 +126,57 @@ def descend(surface: Surface, start: Sequence[float], optimizers: Sequence[Optim
     besides path, losses and gradients: the optimizers' state, and the Taylor columns."""
     start_point = _check_inputs(start, optimizers, steps, divergence_factor, tolerance, limits)
     made = [spec.make(limits) for spec in optimizers]
+    steppers = [STEPPERS[optimizer.name](optimizer) for optimizer in made]
     count = len(made)
-    path = np.full((count, steps + 1, 2), np.nan)
-    losses = np.full((count, steps + 1), np.nan)
-    gradients = np.full((count, steps + 1, 2), np.nan)
-    columns: list[dict[str, np.ndarray]] = [{} for _ in made]
     record_state = "state" in include
-    ends = [steps] * count
+    points: list[tuple[float, float]] = [start_point] * count  # where each optimizer stands now
+    path: list[list[tuple[float, float]]] = [[] for _ in made]
+    losses: list[list[float]] = [[] for _ in made]
+    gradients: list[list[tuple[float, float]]] = [[] for _ in made]
+    snapshots: list[list[tuple[Any, ...]]] = [[] for _ in made]
     diverged_at: list[int | None] = [None] * count
     reasons: list[str | None] = [None] * count
-    thetas = [np.array(start_point, dtype=np.float64) for _ in made]
-    active = list(range(count))
     start_losses = [math.nan] * count
     thresholds = [math.nan] * count
+    active = list(range(count))
+    at = surface.at
     with np.errstate(all="ignore"):
         for k in range(steps + 1):
             if not active:
                 break
-            heads = np.array([thetas[i] for i in active])
-            loss, grad_a, grad_b = surface.loss_and_gradient(heads[:, 0], heads[:, 1])
-            rows = slice(None) if len(active) == count else active
-            path[rows, k] = heads
-            losses[rows, k] = loss
-            gradients[rows, k, 0] = grad_a
-            gradients[rows, k, 1] = grad_b
+            if at is not None:  # a polynomial: point by point in plain floats, the same numbers as its arrays
+                values: Any = [at(*points[i]) for i in active]
+            else:
+                # NOTE: the surface sees the heads exactly as it always has (columns of one (n, 2) array), so
+                # that its vectorised transcendental functions round the same way, bit for bit.
+                heads = np.array([points[i] for i in active])
+                loss, grad_a, grad_b = surface.loss_and_gradient(heads[:, 0], heads[:, 1])
+                values = zip(loss.tolist(), grad_a.tolist(), grad_b.tolist())
             still = []
-            for i, value, slope_a, slope_b in zip(active, loss.tolist(), grad_a.tolist(), grad_b.tolist()):
-                optimizer = made[i]
+            for i, (value, slope_a, slope_b) in zip(active, values):
+                stepper = steppers[i]
+                path[i].append(points[i])
+                losses[i].append(value)
+                gradients[i].append((slope_a, slope_b))
                 if record_state:
-                    _snapshot(optimizer, columns[i], k, steps)
+                    snapshots[i].append(stepper.snapshot())
                 if k == 0:
                     start_losses[i] = value
                     thresholds[i] = _threshold(value, divergence_factor)
                 reason = _stop_reason(k, value, slope_a, slope_b, thresholds[i])
                 if reason is not None:
-                    diverged_at[i], reasons[i], ends[i] = k, reason, k
+                    diverged_at[i], reasons[i] = k, reason
                     continue
                 if k == steps:
                     continue
-                optimizer.begin()
-                # update_into leaves the parameter alone and writes the new one into the gradient's array
-                thetas[i] = optimizer.update_into(PARAMETER, thetas[i], np.array([slope_a, slope_b]))
+                points[i] = stepper.step(points[i], slope_a, slope_b)
                 still.append(i)
             active = still
     runs = []
-    for i, (spec, optimizer) in enumerate(zip(optimizers, made)):
-        end = ends[i] + 1
-        run = Run(optimizer, spec.label, path[i, :end], losses[i, :end], gradients[i, :end],
-                  {name: column[:end] for name, column in columns[i].items()},
+    for i, (spec, optimizer, stepper) in enumerate(zip(optimizers, made, steppers)):
+        stepper.store(optimizer)
+        run = Run(optimizer, spec.label, np.array(path[i], dtype=np.float64), np.array(losses[i], dtype=np.float64),
+                  np.array(gradients[i], dtype=np.float64), stepper.columns(snapshots[i]) if record_state else {},
                   start_losses[i], thresholds[i], diverged_at[i], reasons[i])
         run.converged_at = _converged_at(run, tolerance)
         run.reversals = _reversals(run.path)
@@ -222,17 +229,6 @@ def _stop_reason(k: int, loss: float, grad_a: float, grad_b: float, threshold: f
     return None
 
 
-def _snapshot(optimizer: SGD, columns: dict[str, np.ndarray], k: int, steps: int) -> None:
-    """Write the optimizer's numbers for (a, b) now into row k of its columns (zeros before its first update)."""
-    for name, value in optimizer.parameter_state(PARAMETER).items():
-        column = columns.get(name)
-        if column is None:
-            column = columns[name] = np.zeros(steps + 1, dtype=np.int64) if isinstance(value, int) \
-                else np.zeros((steps + 1, 2))
-        if value is not None:
-            column[k] = value
-
-
 def _converged_at(run: Run, tolerance: float) -> int | None:
     """The first step from which the gradient norm stays at or below the tolerance to the end."""
     if run.diverged_at is not None:
@@ -269,8 +265,148 @@ def _taylor_columns(surface: Surface, runs: list[Run]) -> None:
             moves = np.diff(run.path, axis=0)
             following = np.append(run.losses[1:], np.nan)
             promised = np.append(run.losses[:-1] + np.einsum("ij,ij->i", run.gradients[:-1], moves), np.nan)
-        run.taylor = {"loss": run.losses, "predicted": predicted, "actual": actual, "next": following,
-                      "next_predicted": promised}
+        run.taylor = dict(zip(TAYLOR_COLUMNS, (run.losses, predicted, actual, following, promised)))
+
+
+# ---- The updates on (a, b), in plain floats ----------------------------------------------------
+# NOTE: engine.optim updates NumPy arrays, and on an array of two numbers each of its operations costs a
+# microsecond or so of overhead: most of a 5 x 500-step run. The steppers below make the very same
+# updates on two Python floats, operation for operation in engine.optim's order (IEEE-754 rounds + - * /
+# and sqrt the same in both), so every path is the same to the last bit: tests/engine/test_descent.py
+# runs the optimizers of engine.optim beside them and compares. A Python float never raises on overflow
+# or NaN in + - * ; the only divisions are by a positive number or NaN.
+
+
+class PlainStep:
+    """SGD: theta <- theta - eta g."""
+    STATE: tuple[str, ...] = ()
+
+    def __init__(self, optimizer: SGD) -> None:
+        self.rate = optimizer.learning_rate
+
+    def step(self, point: Point, grad_a: float, grad_b: float) -> Point:
+        rate = self.rate
+        return point[0] - grad_a * rate, point[1] - grad_b * rate
+
+    def snapshot(self) -> tuple[Any, ...]:
+        return ()
+
+    def columns(self, snapshots: list[tuple[Any, ...]]) -> dict[str, np.ndarray]:
+        """The snapshots as engine.descent's columns: name -> (n + 1, 2), or (n + 1,) whole numbers for t."""
+        answer = {}
+        for index, name in enumerate(self.STATE):
+            values = [snapshot[index] for snapshot in snapshots]
+            answer[name] = np.array(values, dtype=np.int64 if name == "t" else np.float64)
+        return answer
+
+    def store(self, optimizer: SGD) -> None:
+        """Leave the state reached in the optimizer, as if engine.optim had made the updates."""
+
+
+class MomentumStep(PlainStep):
+    """v <- beta v + g (v starts as g); theta <- theta - eta v."""
+    STATE = ("velocity",)
+
+    def __init__(self, optimizer: SGD) -> None:
+        super().__init__(optimizer)
+        self.beta = optimizer.beta
+        self.velocity: Point | None = None
+
+    def _accumulate(self, grad_a: float, grad_b: float) -> Point:
+        if self.velocity is None:
+            self.velocity = (grad_a, grad_b)
+        else:
+            beta = self.beta
+            self.velocity = (self.velocity[0] * beta + grad_a, self.velocity[1] * beta + grad_b)
+        return self.velocity
+
+    def step(self, point: Point, grad_a: float, grad_b: float) -> Point:
+        velocity_a, velocity_b = self._accumulate(grad_a, grad_b)
+        rate = self.rate
+        return point[0] - velocity_a * rate, point[1] - velocity_b * rate
+
+    def snapshot(self) -> tuple[Any, ...]:
+        return (self.velocity or (0.0, 0.0),)
+
+    def store(self, optimizer: SGD) -> None:
+        if self.velocity is not None:
+            optimizer.velocity[PARAMETER] = np.array(self.velocity)
+
+
+class NesterovStep(MomentumStep):
+    """v <- beta v + g; theta <- theta - eta (g + beta v)."""
+
+    def step(self, point: Point, grad_a: float, grad_b: float) -> Point:
+        velocity_a, velocity_b = self._accumulate(grad_a, grad_b)
+        beta, rate = self.beta, self.rate
+        return point[0] - (grad_a + beta * velocity_a) * rate, point[1] - (grad_b + beta * velocity_b) * rate
+
+
+class RMSPropStep(PlainStep):
+    """s <- rho s + (1 - rho) g^2 (s starts at 0); theta <- theta - eta g / (sqrt(s) + eps)."""
+    STATE = ("mean_square",)
+
+    def __init__(self, optimizer: SGD) -> None:
+        super().__init__(optimizer)
+        self.rho, self.eps = optimizer.rho, optimizer.eps
+        self.mean_square: Point | None = None
+
+    def step(self, point: Point, grad_a: float, grad_b: float) -> Point:
+        rho, rate, eps = self.rho, self.rate, self.eps
+        square_a, square_b = self.mean_square or (0.0, 0.0)
+        square_a = square_a * rho + (1.0 - rho) * (grad_a * grad_a)
+        square_b = square_b * rho + (1.0 - rho) * (grad_b * grad_b)
+        self.mean_square = (square_a, square_b)
+        return (point[0] - grad_a * rate / (math.sqrt(square_a) + eps),
+                point[1] - grad_b * rate / (math.sqrt(square_b) + eps))
+
+    def snapshot(self) -> tuple[Any, ...]:
+        return (self.mean_square or (0.0, 0.0),)
+
+    def store(self, optimizer: SGD) -> None:
+        if self.mean_square is not None:
+            optimizer.mean_square[PARAMETER] = np.array(self.mean_square)
+
+
+class AdamStep(PlainStep):
+    """m <- beta1 m + (1 - beta1) g; v <- beta2 v + (1 - beta2) g^2; t <- t + 1;
+    theta <- theta - eta (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)."""
+    STATE = ("t", "m", "v")
+
+    def __init__(self, optimizer: SGD) -> None:
+        super().__init__(optimizer)
+        self.beta1, self.beta2, self.eps = optimizer.beta1, optimizer.beta2, optimizer.eps
+        self.t = 0
+        self.m: Point | None = None
+        self.v: Point | None = None
+
+    def step(self, point: Point, grad_a: float, grad_b: float) -> Point:
+        beta1, beta2, rate, eps = self.beta1, self.beta2, self.rate, self.eps
+        self.t += 1
+        m_a, m_b = self.m or (0.0, 0.0)
+        v_a, v_b = self.v or (0.0, 0.0)
+        m_a = m_a * beta1 + grad_a * (1.0 - beta1)
+        m_b = m_b * beta1 + grad_b * (1.0 - beta1)
+        v_a = v_a * beta2 + grad_a * grad_a * (1.0 - beta2)
+        v_b = v_b * beta2 + grad_b * grad_b * (1.0 - beta2)
+        self.m, self.v = (m_a, m_b), (v_a, v_b)
+        first = 1.0 - beta1 ** self.t  # the bias corrections
+        second = 1.0 - beta2 ** self.t
+        return (point[0] - m_a / first * rate / (math.sqrt(v_a / second) + eps),
+                point[1] - m_b / first * rate / (math.sqrt(v_b / second) + eps))
+
+    def snapshot(self) -> tuple[Any, ...]:
+        return (self.t, self.m or (0.0, 0.0), self.v or (0.0, 0.0))
+
+    def store(self, optimizer: SGD) -> None:
+        optimizer.t = self.t
+        if self.m is not None and self.v is not None:
+            optimizer.m[PARAMETER] = np.array(self.m)
+            optimizer.v[PARAMETER] = np.array(self.v)
+
+
+STEPPERS: dict[str, type[PlainStep]] = {"sgd": PlainStep, "momentum": MomentumStep, "nesterov": NesterovStep,
+                                        "rmsprop": RMSPropStep, "adam": AdamStep}
 
 
 # ---- The critical rate ------------------------------------------------------------------------
@@ -313,15 +449,23 @@ def _numbers(array: np.ndarray) -> list[Any]:
 def _state_rows(run: Run) -> list[dict[str, Any]]:
     names = list(run.columns)
     lists = [column.tolist() if column.ndim == 1 else _numbers(column) for column in run.columns.values()]
+    # NOTE: thousands of small dicts: a dict display is about twice as fast as dict(zip(...)).
+    if len(names) == 1:
+        (name,) = names
+        return [{name: value} for value in lists[0]]
+    if len(names) == 3:
+        first, second, third = names
+        return [{first: x, second: y, third: z} for x, y, z in zip(*lists)]
     if not names:
         return [{} for _ in range(run.steps + 1)]
     return [dict(zip(names, row)) for row in zip(*lists)]
 
 
 def _taylor_rows(run: Run) -> list[dict[str, Any]]:
-    names = list(run.taylor)
-    lists = [_numbers(column) for column in run.taylor.values()]
-    return [{"step": k, **dict(zip(names, row))} for k, row in enumerate(zip(*lists))]
+    columns = [_numbers(run.taylor[name]) for name in TAYLOR_COLUMNS]
+    return [{"step": k, "loss": loss, "predicted": predicted, "actual": actual, "next": following,
+             "next_predicted": promised}
+            for k, (loss, predicted, actual, following, promised) in enumerate(zip(*columns))]
 
 
 def run_dict(run: Run, divergence_factor: float, tolerance: float, include: Collection[str] = PARTS) -> dict[str, Any]:

@@ -9,10 +9,13 @@
     custom       f(a, b) typed in the expression language             run on the op table's own rules
 
 Every surface takes arrays a and b of one shape and answers arrays of that shape, so a contour grid,
-the heads of several optimizers and a list of Taylor probes are each one vectorised call. Nothing
-raises on a bad number: outside its domain a surface answers NaN or infinity, and the callers
-report it. For the quadratic the Hessian is known exactly; its largest eigenvalue lambda_max sets
-the critical learning rate 2 / lambda_max beyond which plain gradient descent diverges.
+the heads of several optimizers and a list of Taylor probes are each one vectorised call. The four
+polynomials also answer one point in plain floats (`at`), the same numbers to the last bit (only
++ - * are used, which IEEE-754 rounds alike in Python and NumPy): a descent run asks for a handful of
+points hundreds of times, where NumPy's overhead per call is most of the cost. Nothing raises on a
+bad number: outside its domain a surface answers NaN or infinity, and the callers report it. For the
+quadratic the Hessian is known exactly; its largest eigenvalue lambda_max sets the critical learning
+rate 2 / lambda_max beyond which plain gradient descent diverges.
 """
 from __future__ import annotations
 
@@ -73,6 +76,15 @@ class Surface:
     def loss_and_gradient(self, a: np.ndarray, b: np.ndarray) -> Arrays:
         raise NotImplementedError
 
+    # The loss and gradient at one point (a, b) in plain floats, bit for bit loss_and_gradient's; None for a
+    # surface that is evaluated on arrays only.
+    at: Callable[[float, float], tuple[float, float, float]] | None = None
+
+    def loss_on_grid(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """values[j, i] = L(xs[i], ys[j]): the loss on the grid, rows following b."""
+        a, b = np.meshgrid(xs, ys)
+        return self.loss(a, b)
+
     def minima(self) -> list[Point]:
         return []
 
@@ -113,6 +125,7 @@ class Quadratic(Surface):
         rotation = np.array([[math.cos(turn), -math.sin(turn)], [math.sin(turn), math.cos(turn)]])
         self.h = rotation @ np.diag([1.0, self.condition]) @ rotation.T
         self.h = 0.5 * (self.h + self.h.T)  # NOTE: exactly symmetric, so the gradient is exactly H theta
+        (self.h11, self.h12), (_, self.h22) = self.h.tolist()
 
     def loss_and_gradient(self, a: np.ndarray, b: np.ndarray) -> Arrays:
         (h11, h12), (_, h22) = self.h
@@ -120,6 +133,11 @@ class Quadratic(Surface):
             grad_a = h11 * a + h12 * b
             grad_b = h12 * a + h22 * b
             return 0.5 * (a * grad_a + b * grad_b), grad_a, grad_b
+
+    def at(self, a: float, b: float) -> tuple[float, float, float]:
+        grad_a = self.h11 * a + self.h12 * b
+        grad_b = self.h12 * a + self.h22 * b
+        return 0.5 * (a * grad_a + b * grad_b), grad_a, grad_b
 
     def minima(self) -> list[Point]:
         return [(0.0, 0.0)]
@@ -143,6 +161,11 @@ class Rosenbrock(Surface):
                     -2.0 * (1.0 - a) - 400.0 * a * valley,
                     200.0 * valley)
 
+    def at(self, a: float, b: float) -> tuple[float, float, float]:
+        valley = b - a * a
+        rest = 1.0 - a  # NOTE: NumPy squares x ** 2 as x * x; Python's x ** 2 calls pow() and may round otherwise
+        return rest * rest + 100.0 * (valley * valley), -2.0 * rest - 400.0 * a * valley, 200.0 * valley
+
     def minima(self) -> list[Point]:
         return [(1.0, 1.0)]
 
@@ -159,6 +182,11 @@ class Himmelblau(Surface):
             return (first ** 2 + second ** 2,
                     4.0 * a * first + 2.0 * second,
                     2.0 * first + 4.0 * b * second)
+
+    def at(self, a: float, b: float) -> tuple[float, float, float]:
+        first = a * a + b - 11.0
+        second = a + b * b - 7.0
+        return (first * first + second * second, 4.0 * a * first + 2.0 * second, 2.0 * first + 4.0 * b * second)
 
     def minima(self) -> list[Point]:
         # (3, 2) exactly; the other three are roots of a cubic, to the digits shown.
@@ -182,6 +210,10 @@ class Saddle(Surface):
             return (0.5 * a * a + 0.25 * b_squared * b_squared - 0.5 * b_squared,
                     a * 1.0,
                     b * b_squared - b)
+
+    def at(self, a: float, b: float) -> tuple[float, float, float]:
+        b_squared = b * b
+        return (0.5 * a * a + 0.25 * b_squared * b_squared - 0.5 * b_squared, a * 1.0, b * b_squared - b)
 
     def minima(self) -> list[Point]:
         return [(0.0, 1.0), (0.0, -1.0)]
@@ -212,7 +244,12 @@ class Logistic(Surface):
     id = "logistic"
     formula = "L = mean_i log(1 + exp(-s_i (a x1_i + b x2_i))),  s_i = 2 label_i - 1"
     latex = r"L = \frac1m \sum_i \log\left(1 + e^{-s_i (a x_{1i} + b x_{2i})}\right)"
-    CHUNK = 1_000_000  # grid points x data points per block: bounds the memory of one grid
+    CHUNK = 1_000_000  # grid points x data points per block: bounds the memory of one evaluation
+    # NOTE: the loss alone (a contour grid) goes in smaller blocks. A temporary under glibc's 128 KiB mmap
+    # threshold is reused from the heap; a bigger one is mapped afresh and page-faulted in every time (a
+    # 200 x 200 grid: 7 ms in blocks of 16,000, 28 ms in blocks of 64,000, in a fresh process). The
+    # gradient keeps its blocks: its BLAS products may round the last bit otherwise for another number of rows.
+    LOSS_CHUNK = 16_000
 
     def __init__(self, data_seed: int = 0) -> None:
         self.data_seed = int(data_seed)
@@ -225,7 +262,7 @@ class Logistic(Surface):
         return _in_blocks(self._block, a, b, max(1, self.CHUNK // len(self.signs)), gradient=True)
 
     def loss(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return _in_blocks(self._block, a, b, max(1, self.CHUNK // len(self.signs)), gradient=False)[0]
+        return _in_blocks(self._block, a, b, max(1, self.LOSS_CHUNK // len(self.signs)), gradient=False)[0]
 
     def _block(self, a: np.ndarray, b: np.ndarray, gradient: bool) -> tuple[np.ndarray, ...]:
         m = len(self.signs)
@@ -238,7 +275,7 @@ class Logistic(Surface):
             np.exp(tail, out=tail)  # exp(-|m|), in (0, 1]
             losses = np.log1p(tail)
             losses += np.maximum(-margin, 0.0)
-            loss = losses.mean(axis=1)
+            loss = np.add.reduce(losses, axis=1) / m  # what .mean(axis=1) computes, without its Python overhead
             if not gradient:
                 return (loss,)
             # sigmoid(-m), how wrong each point is: 1 / (1 + e^m) written with e^-|m| only
@@ -347,6 +384,8 @@ class NetworkSlice(Surface):
                "d1, d2: random filter-normalised directions) on 40 points of two moons")
     latex = r"L(a, b) = \mathrm{BCE}\left(f_{\theta^* + a\,d_1 + b\,d_2}(X),\ y\right)"
     CHUNK = 100_000  # grid points x units x samples per block: a block's arrays stay in the cache
+    LOSS_CHUNK = 16_000  # the same for the loss alone: see Logistic.LOSS_CHUNK
+    GRID_POINTS = 400  # points per block of a contour grid, whose Z1 goes into one buffer made once
 
     def __init__(self, data_seed: int = 0) -> None:
         self.data_seed = int(data_seed)
@@ -361,40 +400,68 @@ class NetworkSlice(Surface):
         self.signs = 2.0 * plane.labels - 1.0
         units, samples = self.pre[0].shape
         self.block = max(1, self.CHUNK // (units * samples))
+        self.loss_block = max(1, self.LOSS_CHUNK // (units * samples))
 
     def loss_and_gradient(self, a: np.ndarray, b: np.ndarray) -> Arrays:
         return _in_blocks(self._block, a, b, self.block, gradient=True)
 
     def loss(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return _in_blocks(self._block, a, b, self.block, gradient=False)[0]
+        return _in_blocks(self._block, a, b, self.loss_block, gradient=False)[0]
+
+    def loss_on_grid(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """As loss() on the meshgrid, number for number, with Z1's P0 + a P1 made once per column and b P2
+        once per row: (P0 + a P1) + b P2 is the same sum in the same order, at a quarter of the passes.
+        Whole rows go through at once, into one buffer made once (see Logistic.LOSS_CHUNK)."""
+        (p0, p1, p2) = self.pre
+        values = np.empty((len(ys), len(xs)))
+        rows = max(1, self.GRID_POINTS // len(xs))
+        with np.errstate(all="ignore"):
+            columns = p0 + xs[:, None, None] * p1  # (len(xs), units, samples)
+            buffer = np.empty((rows, *columns.shape))
+            along_a = np.tile(xs, rows)
+            for start in range(0, len(ys), rows):
+                along_b = ys[start:start + rows]
+                hidden = buffer[:len(along_b)]
+                np.add(columns, (along_b[:, None, None] * p2)[:, None], out=hidden)
+                points = len(along_b) * len(xs)
+                (loss,) = self._from_hidden(hidden.reshape(points, *columns.shape[1:]), along_a[:points],
+                                            np.repeat(along_b, len(xs)), False)
+                values[start:start + len(along_b)] = loss.reshape(len(along_b), len(xs))
+        return values
 
     def _block(self, a: np.ndarray, b: np.ndarray, gradient: bool) -> tuple[np.ndarray, ...]:
-        (p0, p1, p2), (w0, w1, w2), (c0, c1, c2) = self.pre, self.out_weights, self.out_bias
+        (p0, p1, p2) = self.pre
         with np.errstate(all="ignore"):
             along_a, along_b = a[:, None, None], b[:, None, None]
             hidden = p0 + along_a * p1  # Z1, (points, units, samples)
             hidden += along_b * p2
-            np.tanh(hidden, out=hidden)  # A1
-            weights = (w0 + a[:, None] * w1 + b[:, None] * w2)[:, None, :]  # w2 at each point, (points, 1, units)
-            logits = np.matmul(weights, hidden)[:, 0, :]  # Z2, (points, samples)
-            logits += (c0 + a * c1 + b * c2)[:, None]
-            margin = logits * self.signs  # s Z2
-            # NOTE: softplus(-m) = max(-m, 0) + log1p(exp(-|m|)), as for the one neuron: never overflows
-            tail = np.exp(-np.abs(margin))
-            loss = (np.maximum(-margin, 0.0) + np.log1p(tail)).mean(axis=1)
-            if not gradient:
-                return (loss,)
-            wrong = np.where(margin >= 0.0, tail, 1.0) / (1.0 + tail)  # sigmoid(-s Z2)
-            upstream = -(self.signs * wrong) / margin.shape[1]  # dL/dZ2, (points, samples)
-            slope = 1.0 - hidden * hidden  # tanh'(Z1) = 1 - A1^2
-            grads = []
-            for p_k, w_k, c_k in ((p1, w1, c1), (p2, w2, c2)):
-                moved = np.matmul(w_k, hidden)  # dZ2 along the direction: the output weights move ...
-                moved += np.matmul(weights, slope * p_k)[:, 0, :]  # ... and so do the hidden units
-                moved += c_k
-                moved *= upstream
-                grads.append(moved.sum(axis=1))
-            return loss, grads[0], grads[1]
+            return self._from_hidden(hidden, a, b, gradient)
+
+    def _from_hidden(self, hidden: np.ndarray, a: np.ndarray, b: np.ndarray,
+                     gradient: bool) -> tuple[np.ndarray, ...]:
+        """The rest of the network from Z1 (overwritten with A1) at the points (a, b); inside np.errstate."""
+        (_, p1, p2), (w0, w1, w2), (c0, c1, c2) = self.pre, self.out_weights, self.out_bias
+        np.tanh(hidden, out=hidden)  # A1
+        weights = (w0 + a[:, None] * w1 + b[:, None] * w2)[:, None, :]  # w2 at each point, (points, 1, units)
+        logits = np.matmul(weights, hidden)[:, 0, :]  # Z2, (points, samples)
+        logits += (c0 + a * c1 + b * c2)[:, None]
+        margin = logits * self.signs  # s Z2
+        # NOTE: softplus(-m) = max(-m, 0) + log1p(exp(-|m|)), as for the one neuron: never overflows
+        tail = np.exp(-np.abs(margin))
+        loss = np.add.reduce(np.maximum(-margin, 0.0) + np.log1p(tail), axis=1) / margin.shape[1]  # the mean
+        if not gradient:
+            return (loss,)
+        wrong = np.where(margin >= 0.0, tail, 1.0) / (1.0 + tail)  # sigmoid(-s Z2)
+        upstream = -(self.signs * wrong) / margin.shape[1]  # dL/dZ2, (points, samples)
+        slope = 1.0 - hidden * hidden  # tanh'(Z1) = 1 - A1^2
+        grads = []
+        for p_k, w_k, c_k in ((p1, w1, c1), (p2, w2, c2)):
+            moved = np.matmul(w_k, hidden)  # dZ2 along the direction: the output weights move ...
+            moved += np.matmul(weights, slope * p_k)[:, 0, :]  # ... and so do the hidden units
+            moved += c_k
+            moved *= upstream
+            grads.append(moved.sum(axis=1))
+        return loss, grads[0], grads[1]
 
     def params_at(self, a: float, b: float) -> dict[str, np.ndarray]:
         """The network's weights at (a, b) of the plane, as engine.nn names them."""
@@ -574,6 +641,10 @@ def parse_surface(source: str, limits: Limits = LIMITS) -> Graph:
 def _in_blocks(block: Callable[..., tuple[np.ndarray, ...]], a: Any, b: Any, size: int,
                gradient: bool) -> tuple[np.ndarray, ...]:
     """Evaluate `block` over flat slices of at most `size` points and put the answers back in shape."""
+    if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 1 and a.shape == b.shape
+            and a.dtype == np.float64 and b.dtype == np.float64 and a.size <= size):
+        # NOTE: a descent run asks this every step for a handful of points; reshaping costs more than they do.
+        return block(a, b, gradient)
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     shape = np.broadcast_shapes(a.shape, b.shape)
@@ -796,8 +867,7 @@ def grid(surface: Surface, box: Box, size: int, limits: Limits = LIMITS) -> Grid
                          "max_surface_grid", limits.max_surface_grid, field="grid")
     xs = np.linspace(box[0][0], box[0][1], size)
     ys = np.linspace(box[1][0], box[1][1], size)
-    a, b = np.meshgrid(xs, ys)  # rows follow b, columns follow a
-    return Grid(xs, ys, surface.loss(a, b))
+    return Grid(xs, ys, surface.loss_on_grid(xs, ys))
 
 
 def check_box(box: Box, limits: Limits = LIMITS) -> None:

@@ -29,6 +29,7 @@ const DEFAULT_FACTOR = 1000;
 const GRID = 120;
 const STEP_URL_DELAY_MS = 250;
 const SHARE_NOTE_MS = 4000;
+const STATUS_DELAY_MS = 300; // a run that answers sooner never says "running"
 
 class Lab {
   constructor(root) {
@@ -43,7 +44,12 @@ class Lab {
     this.error = null;
     this.status = null;
     this.surfaceController = null;
-    this.runController = null;
+    this.runController = null; // the run in flight, if any
+    this.runKey = null; // its request
+    this.runPending = false; // the slider moved on while it was in flight
+    this.legendKey = null; // what the legend shows
+    this.statusText = null; // what the status line says
+    this.statusTimer = null;
     this.stepTimer = null;
     this.shareTimer = null;
     const find = (selector) => root.querySelector(selector);
@@ -272,7 +278,7 @@ class Lab {
     if (rerun) {
       if (final) this.writeUrl();
       this.contour.drawStart(next.start);
-      this.run({ keepStep: false });
+      this.run({ keepStep: false, final });
       return;
     }
     this.writeUrl();
@@ -283,7 +289,7 @@ class Lab {
 
   async refreshSurface() {
     this.surfaceController?.abort();
-    this.runController?.abort();
+    this.cancelRun();
     const controller = new AbortController();
     this.surfaceController = controller;
     this.status = { key: "lab.status.running" };
@@ -325,14 +331,34 @@ class Lab {
     };
   }
 
-  async run({ keepStep }) {
+  cancelRun() {
+    this.runController?.abort();
+    this.runController = null;
+    this.runKey = null;
+    this.runPending = false;
+  }
+
+  /**
+   * Ask the server for every path and draw the answer. `final` is false while the slider is dragged:
+   * then a run already in flight is not cancelled (the server cannot stop a run it has started, so a
+   * drag would pile them up) but drawn when it comes, and the newest rate is asked for right after.
+   */
+  async run({ keepStep, final = true }) {
     const request = this.runRequest();
     const key = JSON.stringify(request);
     // The slider reports a rate while it moves and again when it is let go: the same request twice.
-    if (key === this.drawnKey && !this.runController) return;
-    this.runController?.abort();
+    if (this.runController ? key === this.runKey : key === this.drawnKey) {
+      this.runPending = false;
+      return;
+    }
+    if (this.runController && !final) {
+      this.runPending = true;
+      return;
+    }
+    this.cancelRun();
     const controller = new AbortController();
     this.runController = controller;
+    this.runKey = key;
     this.status = { key: "lab.status.running" };
     this.renderStatus();
     let answer;
@@ -340,17 +366,19 @@ class Lab {
     try {
       answer = await postRun(request, { signal: controller.signal });
     } catch (error) {
-      if (error?.name === "AbortError") return;
+      if (error?.name === "AbortError" || this.runController !== controller) return;
       this.runController = null;
       this.status = null;
       this.showError(error, "lab.error_run");
+      this.runNext();
       return;
     }
     if (this.runController !== controller) return;
     this.runController = null;
     this.drawnKey = key;
     performance.mark("descent-run-received");
-    this.status = null;
+    this.runNext(); // a newer rate goes to the server now, and this answer is drawn while it works
+    if (this.runController === null) this.status = null;
     this.error = null;
     this.renderError();
     this.parts.contourBox.classList.remove("stale");
@@ -390,6 +418,13 @@ class Lab {
     performance.mark("descent-drawn");
   }
 
+  /** The rate the slider reached while a run was in flight. */
+  runNext() {
+    if (!this.runPending) return;
+    this.runPending = false;
+    this.run({ keepStep: false, final: false });
+  }
+
   nameRuns() {
     for (const run of this.runs) run.title = t(`lab.opt.${run.name}`);
   }
@@ -425,13 +460,18 @@ class Lab {
   }
 
   renderLegend() {
+    const minima = (this.surfaceAnswer?.minima ?? []).length > 0;
+    const key = JSON.stringify([language(), this.runs.map((run) => [run.name, run.title]), minima,
+      this.parts.nonFinite.hidden]);
+    if (key === this.legendKey) return;
+    this.legendKey = key;
     const item = (testid, picture, key) => el("li", { data: { testid } }, picture, t(key));
     const mark = (className) => el("span", { className: `legend-mark ${className}`, attrs: { "aria-hidden": "true" } });
     this.parts.legend.replaceChildren(
       ...this.runs.map((run) => el("li", { data: { testid: `legend-${run.name}` } }, swatch(run.style), run.title)),
       item("legend-arrow", mark("arrow"), "lab.legend.arrow"),
       item("legend-start", mark("start"), "lab.legend.start"),
-      ...((this.surfaceAnswer?.minima ?? []).length ? [item("legend-minimum", mark("minimum"), "lab.legend.minimum")] : []),
+      ...(minima ? [item("legend-minimum", mark("minimum"), "lab.legend.minimum")] : []),
       ...(this.parts.nonFinite.hidden ? [] : [item("legend-non-finite", mark("non-finite"), "lab.legend.non_finite")]),
     );
   }
@@ -507,16 +547,31 @@ class Lab {
   // ---- Words around the picture -----------------------------------------------------------
 
   renderStatus() {
-    const line = this.parts.status;
     this.parts.contourBox.dataset.state = this.status ? "busy" : this.error ? "error" : "ready";
+    window.clearTimeout(this.statusTimer);
     if (this.status) {
-      fill(line, this.status.key);
+      // NOTE: a slider dragged asks for a run every frame and each answers in tens of ms: saying "running"
+      // and then the same sentence as before would only make the line (and an aria-live region) flicker.
+      const key = this.status.key;
+      if (this.statusText === null) this.sayStatus(key);
+      else this.statusTimer = window.setTimeout(() => this.sayStatus(key), STATUS_DELAY_MS);
     } else if (this.runs.length && this.state) {
-      fill(line, this.runs.length === 1 ? "lab.status.ready_one" : "lab.status.ready", { count: String(this.runs.length), steps: String(this.state.steps),
-        a: formatNumber(this.state.start[0]), b: formatNumber(this.state.start[1]) });
+      const { steps, start } = this.state;
+      const key = this.runs.length === 1 ? "lab.status.ready_one" : "lab.status.ready";
+      this.sayStatus(key, { count: String(this.runs.length), steps: String(steps), a: formatNumber(start[0]),
+        b: formatNumber(start[1]) });
     } else {
-      line.replaceChildren();
+      this.parts.status.replaceChildren();
+      this.statusText = null;
     }
+  }
+
+  /** Fill the status line, unless it already says exactly that. */
+  sayStatus(key, params = {}) {
+    const text = JSON.stringify([language(), key, params]);
+    if (text === this.statusText) return;
+    this.statusText = text;
+    fill(this.parts.status, key, params);
   }
 
   showError(cause, titleKey) {
@@ -533,6 +588,7 @@ class Lab {
   renderError() {
     const box = this.parts.error;
     const problem = this.error;
+    if (problem === null && box.hidden) return; // nothing shown, nothing to clear
     box.hidden = problem === null;
     if (problem === null) {
       box.replaceChildren();

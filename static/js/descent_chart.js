@@ -42,18 +42,81 @@ function spaced(ticks, scale) {
   return kept;
 }
 
-/** One SVG per box, reused: its viewBox keeps the drawing the box's width. */
-function svgIn(box, width, height, label) {
+/**
+ * One path with `type` drawn at every [px, py] point: markers as a single element, not one each (the
+ * browser styles, lays out and paints hundreds of them on every redraw otherwise). Null for no points.
+ */
+export function symbolsAt(type, size, points) {
+  if (points.length === 0) return null;
+  const path = d3.path();
+  let dx = 0;
+  let dy = 0;
+  // d3's symbol types draw around (0, 0) with these five calls; this context moves them to (dx, dy).
+  const shifted = {
+    moveTo: (px, py) => path.moveTo(px + dx, py + dy),
+    lineTo: (px, py) => path.lineTo(px + dx, py + dy),
+    arc: (px, py, r, from, to, anticlockwise) => path.arc(px + dx, py + dy, r, from, to, anticlockwise),
+    rect: (px, py, w, h) => path.rect(px + dx, py + dy, w, h),
+    closePath: () => path.closePath(),
+  };
+  for (const [px, py] of points) {
+    dx = px;
+    dy = py;
+    type.draw(shifted, size);
+  }
+  return path.toString();
+}
+
+// Each chart keeps its skeleton (axes, labels, clip, layers) and is redrawn by setting attributes: a
+// slider dragged over the loss curves rebuilds no elements it does not have to.
+const SKELETONS = new WeakMap();
+
+/** The chart's SVG in its box, with its parts made once: {svg, root, clipRect, xAxis, yAxis, ...}. */
+function skeleton(box) {
   let svg = box.querySelector("svg.chart");
+  const known = svg && SKELETONS.get(svg);
+  if (known) return known;
   if (!svg) {
     svg = document.createElementNS(SVG_NS, "svg");
     svg.setAttribute("class", "chart");
     svg.setAttribute("role", "img");
     box.append(svg);
   }
-  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-  svg.setAttribute("aria-label", label);
-  return svg;
+  const root = d3.select(svg);
+  root.selectAll("*").remove();
+  const clipId = `clip-${box.dataset.testid ?? Math.random().toString(36).slice(2)}`;
+  const parts = {
+    svg,
+    root,
+    clipRect: root.append("clipPath").attr("id", clipId).append("rect"),
+    xAxis: root.append("g").attr("class", "axis x-axis"),
+    yAxis: root.append("g").attr("class", "axis y-axis"),
+    xLabel: root.append("text").attr("class", "axis-label").attr("text-anchor", "middle"),
+    yLabel: root.append("text").attr("class", "axis-label").attr("text-anchor", "middle"),
+    zero: root.append("line").attr("class", "zero-line"),
+  };
+  const plot = root.append("g").attr("clip-path", `url(#${clipId})`);
+  parts.plot = plot;
+  parts.marks = plot.append("g").attr("class", "marks");
+  parts.series = plot.append("g").attr("class", "series-layer");
+  parts.dots = plot.append("g").attr("class", "dots");
+  SKELETONS.set(svg, parts);
+  return parts;
+}
+
+/** The finite stretches of a series, each drawn as its own line: a non-finite y is a gap. */
+function stretches(points) {
+  const runs = [];
+  let current = [];
+  for (const point of points) {
+    if (finite(point)) current.push(point);
+    else if (current.length) {
+      runs.push(current);
+      current = [];
+    }
+  }
+  if (current.length) runs.push(current);
+  return runs;
 }
 
 /**
@@ -70,16 +133,28 @@ export function drawChart(box, options) {
   // width (a ResizeObserver) passes it instead.
   const width = Math.round(Math.min(Math.max(options.width || box.clientWidth || 360, MIN_WIDTH), MAX_WIDTH));
   const height = Math.round(Math.min(Math.max(width * aspect, 170), 260));
-  const svg = svgIn(box, width, height, label);
-  const root = d3.select(svg);
-  root.selectAll("*").remove();
+  const parts = skeleton(box);
+  const { svg, root } = parts;
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("aria-label", label);
 
-  const shown = series.map((one) => ({ ...one, points: one.points.filter(finite) }));
-  const all = [...shown.flatMap((one) => one.points), ...dots.filter(finite)];
-  if (all.length === 0) return svg;
+  const lines = series.map((one) => stretches(one.points));
+  let [xLow, xHigh] = [Infinity, -Infinity];
+  let [yLow, yHigh] = [Infinity, -Infinity];
+  const extend = (point) => {
+    if (point.x < xLow) xLow = point.x;
+    if (point.x > xHigh) xHigh = point.x;
+    if (point.y < yLow) yLow = point.y;
+    if (point.y > yHigh) yHigh = point.y;
+  };
+  for (const runs of lines) for (const run of runs) for (const point of run) extend(point);
+  for (const dot of dots) if (finite(dot)) extend(dot);
+  // Nothing finite to draw: an empty chart.
+  root.attr("display", xLow <= xHigh ? null : "none");
+  if (!(xLow <= xHigh)) return svg;
 
-  const [xLow, xHigh] = options.xDomain ?? d3.extent(all, (point) => point.x);
-  let [yLow, yHigh] = options.yDomain ?? d3.extent(all, (point) => point.y);
+  if (options.xDomain) [xLow, xHigh] = options.xDomain;
+  if (options.yDomain) [yLow, yHigh] = options.yDomain;
   if (yLow === yHigh) {
     const pad = Math.abs(yLow) * 0.1 || 1;
     [yLow, yHigh] = [yLow - pad, yHigh + pad];
@@ -94,77 +169,61 @@ export function drawChart(box, options) {
   let xTicks = x.ticks(5);
   if (integerX) xTicks = xTicks.filter(Number.isInteger);
 
-  const clipId = `clip-${box.dataset.testid ?? Math.random().toString(36).slice(2)}`;
-  root.append("clipPath").attr("id", clipId).append("rect")
-    .attr("x", MARGIN.left).attr("y", MARGIN.top - 4)
+  parts.clipRect.attr("x", MARGIN.left).attr("y", MARGIN.top - 4)
     .attr("width", width - MARGIN.left - MARGIN.right).attr("height", height - MARGIN.top - MARGIN.bottom + 8);
-
-  root.append("g").attr("class", "axis x-axis").attr("transform", `translate(0,${height - MARGIN.bottom})`)
+  parts.xAxis.attr("transform", `translate(0,${height - MARGIN.bottom})`)
     .call(d3.axisBottom(x).tickValues(xTicks).tickFormat(tickFormat(xTicks)).tickSizeOuter(0));
-  root.append("g").attr("class", "axis y-axis").attr("transform", `translate(${MARGIN.left},0)`)
+  parts.yAxis.attr("transform", `translate(${MARGIN.left},0)`)
     .call(d3.axisLeft(y).tickValues(yTicks).tickFormat(wide ? (value) => formatNumber(value, 3) : tickFormat(yTicks))
       .tickSizeOuter(0));
-  if (xLabel) {
-    root.append("text").attr("class", "axis-label").attr("x", (MARGIN.left + width - MARGIN.right) / 2)
-      .attr("y", height - 3).attr("text-anchor", "middle").text(xLabel);
-  }
-  if (yLabel) {
-    root.append("text").attr("class", "axis-label").attr("text-anchor", "middle")
-      .attr("transform", `translate(12,${(MARGIN.top + height - MARGIN.bottom) / 2}) rotate(-90)`).text(yLabel);
-  }
-  if (y.domain()[0] < 0 && y.domain()[1] > 0) {
-    root.append("line").attr("class", "zero-line").attr("x1", MARGIN.left).attr("x2", width - MARGIN.right)
-      .attr("y1", y(0)).attr("y2", y(0));
-  }
+  parts.xLabel.attr("display", xLabel ? null : "none").attr("x", (MARGIN.left + width - MARGIN.right) / 2)
+    .attr("y", height - 3).text(xLabel);
+  parts.yLabel.attr("display", yLabel ? null : "none")
+    .attr("transform", `translate(12,${(MARGIN.top + height - MARGIN.bottom) / 2}) rotate(-90)`).text(yLabel);
+  const crossesZero = y.domain()[0] < 0 && y.domain()[1] > 0;
+  parts.zero.attr("display", crossesZero ? null : "none").attr("x1", MARGIN.left).attr("x2", width - MARGIN.right)
+    .attr("y1", crossesZero ? y(0) : 0).attr("y2", crossesZero ? y(0) : 0);
 
-  const plot = root.append("g").attr("clip-path", `url(#${clipId})`);
-  for (const mark of marks) {
-    if (!Number.isFinite(mark.x)) continue;
-    const group = plot.append("g").attr("class", `mark ${mark.className ?? ""}`);
-    group.append("line").attr("x1", x(mark.x)).attr("x2", x(mark.x))
+  parts.marks.selectAll("g.mark").data(marks.filter((mark) => Number.isFinite(mark.x))).join((enter) => {
+    const group = enter.append("g");
+    group.append("line");
+    group.append("text");
+    return group;
+  }).each(function drawMark(mark) {
+    const group = d3.select(this).attr("class", `mark ${mark.className ?? ""}`);
+    group.select("line").attr("x1", x(mark.x)).attr("x2", x(mark.x))
       .attr("y1", MARGIN.top).attr("y2", height - MARGIN.bottom);
-    if (mark.text) {
-      const right = x(mark.x) > (MARGIN.left + width - MARGIN.right) / 2;
-      group.append("text").attr("x", x(mark.x) + (right ? -4 : 4)).attr("y", MARGIN.top + 10)
-        .attr("text-anchor", right ? "end" : "start").text(mark.text);
-    }
-  }
+    const right = x(mark.x) > (MARGIN.left + width - MARGIN.right) / 2;
+    group.select("text").attr("display", mark.text ? null : "none").attr("x", x(mark.x) + (right ? -4 : 4))
+      .attr("y", MARGIN.top + 10).attr("text-anchor", right ? "end" : "start").text(mark.text ?? "");
+  });
+
   const line = d3.line().x((point) => x(point.x)).y((point) => y(point.y));
-  for (const one of shown) {
-    const group = plot.append("g").attr("class", `series ${one.className ?? ""}`).attr("data-series", one.key);
-    // A gap (a non-finite y) breaks the line: draw each finite run on its own.
-    const original = series.find((s) => s.key === one.key).points;
-    const runs = [];
-    let current = [];
-    for (const point of original) {
-      if (finite(point)) current.push(point);
-      else if (current.length) {
-        runs.push(current);
-        current = [];
+  parts.series.selectAll("g.series").data(series, (one) => one.key).join("g").each(function drawSeries(one, i) {
+    const group = d3.select(this).attr("class", `series ${one.className ?? ""}`).attr("data-series", one.key);
+    group.selectAll("path.line").data(lines[i]).join("path").attr("class", "line").attr("d", line)
+      .attr("stroke", one.colour ?? "#1b1f24").attr("stroke-dasharray", one.dash || null);
+    const every = Math.max(1, one.pointEvery ?? 1);
+    const marked = [];
+    if (one.symbol) {
+      let k = 0;
+      for (const point of one.points) {
+        if (!finite(point)) continue;
+        if (k % every === 0) marked.push([x(point.x), y(point.y)]);
+        k += 1;
       }
     }
-    if (current.length) runs.push(current);
-    for (const run of runs) {
-      const path = group.append("path").attr("class", "line").attr("d", line(run))
-        .attr("stroke", one.colour ?? "#1b1f24");
-      if (one.dash) path.attr("stroke-dasharray", one.dash);
-    }
-    if (one.symbol) {
-      const every = Math.max(1, one.pointEvery ?? 1);
-      const symbol = d3.symbol(SYMBOLS[one.symbol] ?? d3.symbolCircle, 30);
-      group.selectAll("path.point").data(one.points.filter((_, i) => i % every === 0)).join("path")
-        .attr("class", "point").attr("transform", (point) => `translate(${x(point.x)},${y(point.y)})`)
-        .attr("d", symbol).attr("fill", one.colour ?? null);
-    }
-  }
-  for (const dot of dots) {
-    if (!finite(dot)) continue;
-    const symbol = d3.symbol(SYMBOLS[dot.symbol] ?? d3.symbolCircle, dot.size ?? 60);
-    const path = plot.append("path").attr("class", `dot ${dot.className ?? ""}`)
-      .attr("transform", `translate(${x(dot.x)},${y(dot.y)})`).attr("d", symbol);
-    if (dot.colour) path.attr("fill", dot.colour);
-    if (dot.testid) path.attr("data-testid", dot.testid);
-  }
+    group.selectAll("path.point").data(marked.length ? [marked] : []).join("path").attr("class", "point")
+      .attr("d", (points) => symbolsAt(SYMBOLS[one.symbol] ?? d3.symbolCircle, 30, points))
+      .attr("fill", one.colour ?? null).attr("data-count", (points) => String(points.length));
+  }).order();
+
+  parts.dots.selectAll("path.dot").data(dots.filter(finite)).join("path").each(function drawDot(dot) {
+    d3.select(this).attr("class", `dot ${dot.className ?? ""}`)
+      .attr("transform", `translate(${x(dot.x)},${y(dot.y)})`)
+      .attr("d", d3.symbol(SYMBOLS[dot.symbol] ?? d3.symbolCircle, dot.size ?? 60)())
+      .attr("fill", dot.colour ?? null).attr("data-testid", dot.testid ?? null);
+  });
   return svg;
 }
 

@@ -2,8 +2,11 @@
 // optimizer's path up to the step shown, the gradient arrow at the followed point, the start marker
 // and divergence markers. A click (or tap) on the plot picks a new start. Every number drawn is also
 // kept, in ASCII, in data attributes for tests and screen readers' titles.
+//
+// Redrawing is the hot path (a slider moved, a step played): the contours sit in a layer of their own,
+// drawn once per surface, and each run keeps its four elements, whose attributes are set again.
 import * as d3 from "/static/vendor/d3/d3.mjs";
-import { SYMBOLS, tickFormat } from "./descent_chart.js";
+import { SYMBOLS, symbolsAt, tickFormat } from "./descent_chart.js";
 import { formatNumber } from "./format.js";
 
 const WIDTH = 560;
@@ -16,7 +19,7 @@ const MIDDLE = "#dce9f2";
 const HIGH = "#fdfcf7";
 
 export const isPoint = (point) => Array.isArray(point) && point.length === 2
-  && point.every((x) => x !== null && Number.isFinite(x));
+  && Number.isFinite(point[0]) && Number.isFinite(point[1]);
 
 /** Contour levels at quantiles (k/N)^2 of the finite values: dense near the minimum, one ring per band. */
 function levels(values) {
@@ -45,12 +48,16 @@ export class ContourPlot {
       .attr("markerWidth", 7).attr("markerHeight", 7).attr("orient", "auto-start-reverse")
       .append("path").attr("d", "M0,0 L10,5 L0,10 z").attr("class", "arrow-head");
     defs.append("clipPath").attr("id", "plot-clip").append("rect").attr("class", "clip-rect");
+    // NOTE: its own compositing layer (will-change, set through the CSSOM as the CSP allows): thousands of
+    // contour vertices are rasterised once per surface, not again whenever a path or the start moves.
+    const background = this.root.append("g").attr("class", "contour-background");
+    background.node().style.willChange = "transform";
     this.layers = {
-      fill: this.root.append("g").attr("class", "contour-fill").attr("clip-path", "url(#plot-clip)"),
-      lines: this.root.append("g").attr("class", "contour-lines").attr("clip-path", "url(#plot-clip)"),
-      nonFinite: this.root.append("g").attr("class", "non-finite").attr("clip-path", "url(#plot-clip)"),
-      axes: this.root.append("g").attr("class", "axes"),
-      minima: this.root.append("g").attr("class", "minima").attr("clip-path", "url(#plot-clip)"),
+      fill: background.append("g").attr("class", "contour-fill").attr("clip-path", "url(#plot-clip)"),
+      lines: background.append("g").attr("class", "contour-lines").attr("clip-path", "url(#plot-clip)"),
+      nonFinite: background.append("g").attr("class", "non-finite").attr("clip-path", "url(#plot-clip)"),
+      axes: background.append("g").attr("class", "axes"),
+      minima: background.append("g").attr("class", "minima").attr("clip-path", "url(#plot-clip)"),
       runs: this.root.append("g").attr("class", "runs").attr("clip-path", "url(#plot-clip)"),
       arrow: this.root.append("g").attr("class", "gradient-arrow-layer"),
       start: this.root.append("g").attr("class", "start-layer"),
@@ -142,18 +149,27 @@ export class ContourPlot {
     return nonFinite > 0;
   }
 
-  /** The dot where the user chose to start. */
+  /** The dot where the user chose to start (moved, not redrawn, when only the start changes). */
   drawStart(start) {
     const layer = this.layers.start;
-    layer.selectAll("*").remove();
-    if (!this.x || !isPoint(start)) return;
+    if (!this.x || !isPoint(start)) {
+      layer.selectAll("*").remove();
+      return;
+    }
     const [a, b] = start;
-    const group = layer.append("g").attr("class", "start-marker").attr("data-testid", "start-marker")
-      .attr("data-a", String(a)).attr("data-b", String(b))
-      .attr("transform", `translate(${this.x(a)},${this.y(b)})`);
-    group.append("circle").attr("r", 9).attr("class", "start-ring");
-    group.append("circle").attr("r", 2.5).attr("class", "start-dot");
-    group.append("title").text(`(${formatNumber(a)}, ${formatNumber(b)})`);
+    let group = layer.select("g.start-marker");
+    if (group.empty()) {
+      group = layer.append("g").attr("class", "start-marker").attr("data-testid", "start-marker");
+      group.append("circle").attr("r", 9).attr("class", "start-ring");
+      group.append("circle").attr("r", 2.5).attr("class", "start-dot");
+      group.append("title");
+    }
+    const transform = `translate(${this.x(a)},${this.y(b)})`;
+    const same = group.attr("transform") === transform && group.attr("data-a") === String(a)
+      && group.attr("data-b") === String(b);
+    if (same) return;
+    group.attr("data-a", String(a)).attr("data-b", String(b)).attr("transform", transform);
+    group.select("title").text(`(${formatNumber(a)}, ${formatNumber(b)})`);
   }
 
   /**
@@ -162,40 +178,59 @@ export class ContourPlot {
    */
   drawRuns(runs, step, follow) {
     const layer = this.layers.runs;
-    layer.selectAll("*").remove();
     this.layers.warnings.selectAll("*").remove();
-    if (!this.x) return;
-    const line = d3.line().x(([a]) => this.x(a)).y(([, b]) => this.y(b));
-    for (const run of runs) {
-      const last = Math.min(step, run.path.length - 1);
-      const shown = [];
-      for (let k = 0; k <= last && isPoint(run.path[k]); k += 1) shown.push(run.path[k]);
-      const current = shown[shown.length - 1];
-      const group = layer.append("g").attr("class", `run run-${run.name}`)
-        .attr("data-optimizer", run.name).attr("data-status", run.status)
-        .attr("data-points", String(shown.length))
-        .attr("data-start-a", String(run.path[0]?.[0])).attr("data-start-b", String(run.path[0]?.[1]));
-      if (current) group.attr("data-a", String(current[0])).attr("data-b", String(current[1]));
-      if (run.divergedAt !== null && run.divergedAt !== undefined) group.attr("data-diverged-at", String(run.divergedAt));
-      group.append("path").attr("class", "run-halo").attr("d", line(shown));
-      group.append("path").attr("class", "run-line").attr("d", line(shown))
-        .attr("stroke", run.style.colour).attr("stroke-dasharray", run.style.dash || null);
-      const every = Math.max(1, Math.ceil(shown.length / MAX_MARKERS));
-      const symbol = d3.symbol(SYMBOLS[run.style.symbol] ?? d3.symbolCircle, 22);
-      group.selectAll("path.run-point").data(shown.filter((_, k) => k % every === 0 && k < shown.length - 1))
-        .join("path").attr("class", "run-point").attr("d", symbol).attr("fill", run.style.colour)
-        .attr("transform", ([a, b]) => `translate(${this.x(a)},${this.y(b)})`);
-      if (current) {
-        group.append("path").attr("class", "run-current").attr("data-testid", `current-${run.name}`)
-          .attr("d", d3.symbol(SYMBOLS[run.style.symbol] ?? d3.symbolCircle, 120)).attr("fill", run.style.colour)
-          .attr("transform", `translate(${this.x(current[0])},${this.y(current[1])})`)
-          .append("title").text(`${run.title}: (${formatNumber(current[0])}, ${formatNumber(current[1])})`);
-      }
-      if (run.divergedAt !== null && run.divergedAt !== undefined && step >= run.divergedAt) {
-        this.drawDivergence(run, shown);
-      }
+    if (!this.x) {
+      layer.selectAll("*").remove();
+      return;
     }
+    const groups = layer.selectAll("g.run").data(runs).join((enter) => {
+      const group = enter.append("g");
+      group.append("path").attr("class", "run-halo");
+      group.append("path").attr("class", "run-line");
+      group.append("path").attr("class", "run-point");
+      group.append("path").attr("class", "run-current").append("title");
+      return group;
+    });
+    const plot = this;
+    groups.each(function draw(run) {
+      plot.drawRun(this, run, step);
+    });
     this.drawArrow(follow);
+  }
+
+  /** One run's group: its path up to the step (with a white halo), a marker every few steps, where it is now. */
+  drawRun(node, run, step) {
+    const last = Math.min(step, run.path.length - 1);
+    let count = 0;
+    while (count <= last && isPoint(run.path[count])) count += 1;
+    const shown = run.path.slice(0, count);
+    const current = shown[count - 1];
+    const { x, y } = this;
+    const diverged = run.divergedAt !== null && run.divergedAt !== undefined;
+    const group = d3.select(node).attr("class", `run run-${run.name}`)
+      .attr("data-optimizer", run.name).attr("data-status", run.status)
+      .attr("data-points", String(count))
+      .attr("data-start-a", String(run.path[0]?.[0])).attr("data-start-b", String(run.path[0]?.[1]))
+      .attr("data-a", current ? String(current[0]) : null).attr("data-b", current ? String(current[1]) : null)
+      .attr("data-diverged-at", diverged ? String(run.divergedAt) : null);
+    const d = d3.line().x(([a]) => x(a)).y(([, b]) => y(b))(shown);
+    group.select(".run-halo").attr("d", d);
+    group.select(".run-line").attr("d", d)
+      .attr("stroke", run.style.colour).attr("stroke-dasharray", run.style.dash || null);
+    const every = Math.max(1, Math.ceil(count / MAX_MARKERS));
+    const type = SYMBOLS[run.style.symbol] ?? d3.symbolCircle;
+    const marked = [];
+    for (let k = 0; k < count - 1; k += every) marked.push([x(shown[k][0]), y(shown[k][1])]);
+    group.select(".run-point").attr("d", symbolsAt(type, 22, marked)).attr("fill", run.style.colour)
+      .attr("data-markers", String(marked.length));
+    const here = group.select(".run-current").attr("data-testid", current ? `current-${run.name}` : null)
+      .attr("fill", run.style.colour)
+      .attr("display", current ? null : "none");
+    if (current) {
+      here.attr("d", d3.symbol(type, 120)()).attr("transform", `translate(${x(current[0])},${y(current[1])})`);
+      here.select("title").text(`${run.title}: (${formatNumber(current[0])}, ${formatNumber(current[1])})`);
+    }
+    if (diverged && step >= run.divergedAt) this.drawDivergence(run, shown);
   }
 
   /** A warning sign where the run left the finite world or blew up, kept inside the plot's frame. */

@@ -28,6 +28,15 @@ export class LineView {
     this.timer = null;
     this.answer = null;
     this.request = null;
+    // NOTE: the chart is drawn at its box's width, watched here: reading clientWidth while drawing would
+    // force a layout in the middle of a redraw.
+    this.width = 0;
+    new ResizeObserver(([entry]) => {
+      const now = Math.round(entry.contentRect.width);
+      if (now === this.width || now === 0) return;
+      this.width = now;
+      if (this.answer && this.request && this.chart.firstElementChild) this.render(); // not over a message
+    }).observe(this.chart);
     this.key = null;
   }
 
@@ -88,6 +97,7 @@ export class LineView {
     const high = Math.max(...finiteValues);
     const pad = (high - low) * 0.08 || 1;
     drawChart(this.chart, {
+      width: this.width,
       series: [
         { key: "loss", ...CURVE, points: curve },
         { key: "tangent", ...TANGENT, points: tangent },

@@ -8,6 +8,9 @@ import { fill, t } from "./i18n.js";
 
 const DECADES_AROUND = 1; // the slider runs from a decade below the smallest preset to one above the largest
 
+/** The rate at a position of the slider (log10 of the rate), to 3 significant digits. */
+const rateAt = (value) => Number((10 ** Number(value)).toPrecision(3));
+
 export class RateControl {
   /** onRate(rate, {final}): final is false while a slider is being dragged; onLinked(linked): the box ticked. */
   constructor(root, { onRate, onLinked, limits }) {
@@ -18,6 +21,10 @@ export class RateControl {
     this.rate = null;
     this.presets = {};
     this.critical = null;
+    this.surfaceKey = null; // the presets and critical rate shown
+    this.targetKey = null; // whose rate the label names
+    this.frame = null; // the animation frame that closes the window for slider events
+    this.waiting = null; // the slider's newest position inside that window, not yet reported
     this.logRange = [-5, 2];
     const find = (selector) => root.querySelector(selector);
     this.parts = {
@@ -33,8 +40,11 @@ export class RateControl {
     const p = this.parts;
     this.renderRange();
     p.linked.addEventListener("change", () => onLinked(p.linked.checked));
-    p.slider.addEventListener("input", () => this.fromSlider(false));
-    p.slider.addEventListener("change", () => this.fromSlider(true));
+    p.slider.addEventListener("input", () => this.fromSliderSoon());
+    p.slider.addEventListener("change", () => {
+      this.waiting = null;
+      this.fromSlider(true);
+    });
     const typed = () => {
       const rate = parseNumber(p.box.value);
       const ok = rate !== null && rate > 0;
@@ -71,9 +81,27 @@ export class RateControl {
     return Math.min(Math.max(rate, this.limits.min_learning_rate), this.limits.max_learning_rate);
   }
 
+  /**
+   * A dragged slider fires input events faster than the screen refreshes: the first is reported at once,
+   * later ones at most once a frame (the newest position), so a drag costs one redraw per frame at most.
+   */
+  fromSliderSoon() {
+    this.waiting = this.parts.slider.value;
+    if (this.frame === null) this.reportWaiting();
+  }
+
+  reportWaiting() {
+    const value = this.waiting;
+    this.waiting = null;
+    this.set(rateAt(value), false);
+    this.frame = window.requestAnimationFrame(() => {
+      this.frame = null;
+      if (this.waiting !== null) this.reportWaiting();
+    });
+  }
+
   fromSlider(final) {
-    const rate = Number((10 ** Number(this.parts.slider.value)).toPrecision(3));
-    this.set(rate, final);
+    this.set(rateAt(this.parts.slider.value), final);
   }
 
   set(rate, final) {
@@ -88,13 +116,17 @@ export class RateControl {
     if (document.activeElement !== p.box) p.box.value = boxText(rate);
     p.box.removeAttribute("aria-invalid");
     p.box.dataset.rate = String(rate);
-    if (document.activeElement !== p.slider) p.slider.value = String(Math.log10(rate));
+    // NOTE: a newer position not yet reported stays where it is (a slider moved without focus: a script, a tool).
+    if (document.activeElement !== p.slider && this.waiting === null) p.slider.value = String(Math.log10(rate));
     p.slider.setAttribute("aria-valuetext", formatNumber(rate));
     this.renderPresets();
   }
 
   /** Whose rate the slider moves: {linked: every optimizer's, or name: the followed optimizer's}. */
   showTarget(target) {
+    const key = `${target.linked} ${target.name}`;
+    if (key === this.targetKey) return;
+    this.targetKey = key;
     this.target = target;
     this.parts.linked.checked = target.linked;
     this.renderTarget();
@@ -112,6 +144,9 @@ export class RateControl {
    * {name, rate, lambdaMax, beta}, with rate null for an optimizer that has none (Adam, RMSProp), or null.
    */
   setSurface(presets, critical) {
+    const key = JSON.stringify([presets, critical]);
+    if (key === this.surfaceKey) return;
+    this.surfaceKey = key;
     this.presets = presets;
     this.critical = critical;
     const logs = Object.values(presets).map(Math.log10);
@@ -163,6 +198,7 @@ export class RateControl {
 
   /** After a language switch. */
   render() {
+    this.targetKey = null;
     this.renderTarget();
     this.renderCritical();
     this.renderPresets();

@@ -4,12 +4,18 @@ import { swatch } from "./descent_chart.js";
 import { isPoint } from "./descent_contour.js";
 import { el } from "./dom.js";
 import { dataNumber, formatNumber, fullText } from "./format.js";
-import { fill, t } from "./i18n.js";
+import { fill, language, t } from "./i18n.js";
 
-function number(value, className = "") {
+function number(className = "") {
+  return el("dd", { className: `num ${className}` });
+}
+
+/** A number in its box: 4 digits shown, all of them on hover, ⚠ when it is not finite. */
+function showNumber(box, value) {
   const finite = value !== null && value !== undefined && Number.isFinite(value);
-  return el("dd", { className: `num ${className}`, attrs: finite ? { title: fullText(value) } : {} },
-    finite ? formatNumber(value) : "⚠");
+  box.textContent = finite ? formatNumber(value) : "⚠";
+  if (finite) box.title = fullText(value);
+  else box.removeAttribute("title");
 }
 
 /** The loss and point of a run at a step (its last one past its end). */
@@ -31,6 +37,8 @@ export class StepExplanation {
     this.list = root.querySelector("#run-list");
     this.caption = root.querySelector("#step-caption");
     this.divergence = root.querySelector("#divergence");
+    this.key = null; // the runs listed
+    this.items = [];
     this.list.addEventListener("change", (event) => {
       const radio = event.target.closest("input[type=radio]");
       if (radio) onFollow(radio.value);
@@ -40,29 +48,57 @@ export class StepExplanation {
   /** runs: [{name, title, style, rate, path, losses, gradients, status, divergedAt, reason, threshold}] */
   show(runs, step, follow, factor) {
     fill(this.caption, "lab.step_caption", { step: String(step) });
-    this.list.replaceChildren(...runs.map((run) => {
-      const at = runAt(run, step);
-      const gradientSize = at.gradient ? Math.hypot(at.gradient[0], at.gradient[1]) : null;
-      const diverged = run.divergedAt !== null && run.divergedAt !== undefined;
-      const status = diverged ? "diverged" : run.status === "converged" ? "converged" : "running";
-      const radio = el("input", { attrs: { type: "radio", name: "follow", value: run.name,
-        "aria-label": t("lab.follow_label", { name: run.title }) }, data: { testid: `follow-${run.name}` } });
-      radio.checked = run.name === follow;
-      return el("li", { className: diverged && step >= run.divergedAt ? "bad" : "",
-        data: { optimizer: run.name, a: dataNumber(at.point?.[0] ?? null), b: dataNumber(at.point?.[1] ?? null),
-          loss: dataNumber(at.loss), status, testid: `run-${run.name}` } },
+    // The list is rebuilt only for other runs; moving through the steps changes its numbers.
+    const key = JSON.stringify([language(), runs.map((run) => [run.name, run.title])]);
+    if (key !== this.key) {
+      this.key = key;
+      this.items = runs.map((run) => this.item(run));
+      this.list.replaceChildren(...this.items.map((item) => item.li));
+    }
+    runs.forEach((run, i) => this.update(this.items[i], run, step, follow));
+    this.renderDivergence(runs, factor);
+  }
+
+  /** One run's entry, its numbers still empty: {li, radio, rate, status, a, b, loss, gradient}. */
+  item(run) {
+    const radio = el("input", { attrs: { type: "radio", name: "follow", value: run.name,
+      "aria-label": t("lab.follow_label", { name: run.title }) }, data: { testid: `follow-${run.name}` } });
+    const boxes = { a: number(), b: number(), loss: number("value"), gradient: number("grad") };
+    const rate = el("span", { className: "num run-rate" });
+    const status = el("span");
+    const li = el("li", { data: { optimizer: run.name, testid: `run-${run.name}` } },
       el("div", { className: "run-head" },
         el("label", { className: "follow" }, radio, swatch(run.style), el("span", { className: "run-name" }, run.title),
-          el("span", { className: "num run-rate", data: { rate: dataNumber(run.rate ?? null) } },
-            `η = ${run.rate === null || run.rate === undefined ? "⚠" : formatNumber(run.rate)}`)),
-        el("span", { className: `run-status ${status}` }, t(`lab.run_status.${status}`))),
+          rate),
+        status),
       el("dl", { className: "run-numbers" },
-        el("dt", {}, "a"), number(at.point?.[0]),
-        el("dt", {}, "b"), number(at.point?.[1]),
-        el("dt", {}, "L"), number(at.loss, "value"),
-        el("dt", {}, "‖∇L‖"), number(gradientSize, "grad")));
-    }));
-    this.renderDivergence(runs, factor);
+        el("dt", {}, "a"), boxes.a,
+        el("dt", {}, "b"), boxes.b,
+        el("dt", {}, "L"), boxes.loss,
+        el("dt", {}, "‖∇L‖"), boxes.gradient));
+    return { li, radio, rate, status, ...boxes };
+  }
+
+  /** The run's rate and how it went, and where it is at the step shown. */
+  update(item, run, step, follow) {
+    const at = runAt(run, step);
+    const gradientSize = at.gradient ? Math.hypot(at.gradient[0], at.gradient[1]) : null;
+    const diverged = run.divergedAt !== null && run.divergedAt !== undefined;
+    const status = diverged ? "diverged" : run.status === "converged" ? "converged" : "running";
+    item.rate.dataset.rate = dataNumber(run.rate ?? null);
+    item.rate.textContent = `η = ${run.rate === null || run.rate === undefined ? "⚠" : formatNumber(run.rate)}`;
+    item.status.className = `run-status ${status}`;
+    item.status.textContent = t(`lab.run_status.${status}`);
+    item.li.dataset.status = status;
+    item.li.className = diverged && step >= run.divergedAt ? "bad" : "";
+    item.li.dataset.a = dataNumber(at.point?.[0] ?? null);
+    item.li.dataset.b = dataNumber(at.point?.[1] ?? null);
+    item.li.dataset.loss = dataNumber(at.loss);
+    item.radio.checked = run.name === follow;
+    showNumber(item.a, at.point?.[0]);
+    showNumber(item.b, at.point?.[1]);
+    showNumber(item.loss, at.loss);
+    showNumber(item.gradient, gradientSize);
   }
 
   renderDivergence(runs, factor) {

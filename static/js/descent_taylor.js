@@ -37,6 +37,15 @@ export class TaylorPanel {
     this.timer = null;
     this.answer = null;
     this.request = null;
+    // NOTE: the chart is drawn at its box's width, watched here: reading clientWidth while drawing would
+    // force a layout in the middle of a redraw.
+    this.width = 0;
+    new ResizeObserver(([entry]) => {
+      const now = Math.round(entry.contentRect.width);
+      if (now === this.width || now === 0) return;
+      this.width = now;
+      if (this.answer && this.request && this.chart.firstElementChild) this.render(); // not over a message
+    }).observe(this.chart);
   }
 
   /**
@@ -130,6 +139,7 @@ export class TaylorPanel {
     const real = Math.max(...rows.map((row) => Math.abs(row.actual_decrease ?? 0)));
     const flat = !(promised > FLAT * Math.abs(answer.loss ?? 0)) || squared === 0;
     drawChart(this.chart, {
+      width: this.width,
       symlog: !flat && real > 20 * promised ? promised / 4 : null,
       series: [
         { key: "predicted", ...PREDICTED, points: points("predicted_decrease") },

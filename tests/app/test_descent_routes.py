@@ -3,6 +3,7 @@ app/routes/descent.py through HTTP, and every bad input answered 422 in the enve
 from __future__ import annotations
 
 import json
+import zlib
 
 import pytest
 
@@ -277,3 +278,35 @@ def test_a_custom_source_over_the_node_cap_is_refused(client):
 def test_bodies_that_are_not_objects_are_422(client):
     for text in ("[1, 2]", "nope", json.dumps("quadratic"), "null"):
         assert_envelope(post_raw(client, RUN, text), 422)
+
+
+# ---- Large answers gzipped at level 1, small ones plain ---------------------------------------
+
+def test_a_large_run_is_gzipped_and_decodes_to_the_plain_answer(client):
+    body = {"surface": "quadratic", "steps": 500, "optimizers": EVERY_OPTIMIZER, "include": []}
+    plain = client.post(RUN, json=body, headers={"Accept-Encoding": "identity"})
+    zipped = client.post(RUN, json=body, headers={"Accept-Encoding": "gzip, deflate"})
+    assert plain.status_code == zipped.status_code == 200
+    assert "content-encoding" not in plain.headers
+    assert zipped.headers["content-encoding"] == "gzip" and "Accept-Encoding" in zipped.headers["vary"]
+    assert int(zipped.headers["content-length"]) < len(plain.content) / 2
+    assert zipped.json() == plain.json() and len(plain.content) > 200_000
+
+
+def test_a_grid_is_gzipped_at_the_fastest_level(client):
+    body = {"surface": "network", "grid": 200}
+    with client.stream("POST", SURFACE, json=body, headers={"Accept-Encoding": "gzip"}) as response:
+        assert response.status_code == 200 and response.headers["content-encoding"] == "gzip"
+        raw = b"".join(response.iter_raw())
+    # The gzip magic, and XFL 4: compressed at the fastest level (the app's middleware, at level 5, writes 0).
+    assert raw[:2] == b"\x1f\x8b" and raw[8] == 4
+    answer = json.loads(zlib.decompress(raw, 31))
+    assert len(answer["values"]) == 200 and answer["id"] == "network"
+    assert int(response.headers["content-length"]) == len(raw)
+
+
+def test_a_small_answer_is_not_compressed(client):
+    response = client.post(RUN, json={"surface": "quadratic", "steps": 3, "optimizers": EVERY_OPTIMIZER[:1],
+                                      "include": []}, headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200 and "content-encoding" not in response.headers
+    assert strict_json(response.text)["runs"][0]["steps"] == 3

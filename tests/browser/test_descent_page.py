@@ -119,6 +119,73 @@ def test_dragging_the_log_slider_redraws_the_paths(open_page):
     probe.assert_clean()
 
 
+def test_a_fast_drag_keeps_one_run_in_flight_and_ends_on_the_last_rate(open_page):
+    probe = open_page("/descent?opt=sgd,momentum,nesterov,rmsprop,adam&steps=500")
+    page = probe.page
+    first = wait_for_runs(page)
+    in_flight, most, asked, failed = [0], [0], [0], []
+
+    def sent(request):
+        if request.url.endswith("/api/v1/descent/run"):
+            asked[0] += 1
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+
+    def ended(request, ok=True):
+        if request.url.endswith("/api/v1/descent/run"):
+            in_flight[0] -= 1
+            if not ok:
+                failed.append(request.url)
+
+    page.on("request", sent)
+    page.on("requestfinished", ended)
+    page.on("requestfailed", lambda request: ended(request, ok=False))
+    # 40 input events 2 ms apart, faster than frames and than the server answers, as a quick drag sends them.
+    page.evaluate("""async () => {
+        const slider = document.querySelector('[data-testid=rate-slider]');
+        for (let i = 0; i < 40; i += 1) {
+            slider.value = String(-2 + i * 0.02);
+            slider.dispatchEvent(new Event('input', { bubbles: true }));
+            await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+    }""")
+    # The last position of the slider, 10^-1.22, is taken within a frame and the paths are drawn with it.
+    page.wait_for_function("() => document.querySelector('[data-testid=rate]').dataset.rate === '0.0603'")
+    wait_for_runs(page, first)
+    page.wait_for_function("() => document.querySelector('[data-testid=run-sgd] .run-rate').dataset.rate === '0.0603'"
+                           " && document.querySelector('#contour-box').dataset.state === 'ready'")
+    assert {page.get_attribute(f"[data-testid=run-{name}] .run-rate", "data-rate")
+            for name in ("sgd", "momentum", "nesterov", "rmsprop", "adam")} == {"0.0603"}
+    # Never two runs at once, none cancelled half-way (the server would have computed it anyway), and
+    # fewer runs than input events.
+    assert most[0] == 1 and failed == [] and 1 <= asked[0] < 40
+    probe.assert_clean()
+
+
+def test_stepping_redraws_the_paths_in_place_over_contours_drawn_once(open_page):
+    probe = open_page("/descent?opt=sgd,momentum,nesterov,rmsprop,adam&steps=500")
+    page = probe.page
+    wait_for_runs(page)
+    # The contours sit in a compositing layer of their own; each run has one element for all its markers.
+    assert page.evaluate("getComputedStyle(document.querySelector('svg[data-testid=contour] .contour-background'))"
+                         ".willChange") == "transform"
+    markers = page.eval_on_selector_all(f"{RUNS} .run-point", "paths => paths.map(p => Number(p.dataset.markers))")
+    assert len(markers) == 5 and all(0 < count <= 120 for count in markers)
+    page.evaluate(f"document.querySelectorAll('{RUNS}, svg[data-testid=contour] .contour-fill path')"
+                  ".forEach((node) => {{ node.dataset.probe = 'kept'; }})")
+    go_home(page)
+    assert runs(page)["sgd"]["points"] == "1"
+    assert page.eval_on_selector_all(f"{RUNS} .run-point", "paths => paths.map(p => p.getAttribute('d'))") == [None] * 5
+    page.keyboard.press("End")
+    page.wait_for_function("() => document.querySelector('[data-testid=timeline]').dataset.step === '500'")
+    # The same elements, moved: nothing was rebuilt, and the contours were not touched.
+    assert page.eval_on_selector_all(RUNS, "groups => groups.map(g => g.dataset.probe)") == ["kept"] * 5
+    assert set(page.eval_on_selector_all("svg[data-testid=contour] .contour-fill path",
+                                         "paths => paths.map(p => p.dataset.probe)")) == {"kept"}
+    assert runs(page)["sgd"]["points"] == "501"
+    probe.assert_clean()
+
+
 def test_a_divergent_rate_is_flagged_with_a_marker_and_a_sentence(open_page, artifacts):
     probe = open_page("/descent")
     page = probe.page

@@ -362,3 +362,96 @@ def test_the_typed_surface_tape_gives_the_trace_s_numbers(source):
         expected = [traced.grads[graph.inputs[name]] if name in graph.inputs else 0.0 for name in ("a", "b")]
         assert loss[i] == pytest.approx(float(traced.values[graph.output]), rel=1e-14, abs=1e-300)
         assert [grad_a[i], grad_b[i]] == pytest.approx([float(g) for g in expected], rel=1e-13, abs=1e-300)
+
+
+# ---- The fast lock-step run against the straightforward one, bit for bit ----------------------
+
+def straightforward_descend(surface, start, specs, steps, divergence_factor=1000.0):
+    """Each optimizer of engine.optim updating its own NumPy array, every head evaluated on the surface's
+    arrays: what engine.descent did before its plain-float steppers and the polynomials' `at`."""
+    made = [spec.make() for spec in specs]
+    thetas = [np.array(start, dtype=np.float64) for _ in made]
+    rows = [{"path": [], "losses": [], "gradients": [], "state": [], "diverged_at": None} for _ in made]
+    thresholds = [math.nan] * len(made)
+    active = list(range(len(made)))
+    with np.errstate(all="ignore"):
+        for k in range(steps + 1):
+            if not active:
+                break
+            heads = np.array([thetas[i] for i in active])
+            loss, grad_a, grad_b = surface.loss_and_gradient(heads[:, 0], heads[:, 1])
+            still = []
+            for i, value, slope_a, slope_b in zip(active, loss.tolist(), grad_a.tolist(), grad_b.tolist()):
+                row, optimizer = rows[i], made[i]
+                row["path"].append(thetas[i].copy())
+                row["losses"].append(value)
+                row["gradients"].append([slope_a, slope_b])
+                row["state"].append({name: np.zeros(2) if part is None else part
+                                     for name, part in optimizer.parameter_state("theta").items()})
+                if k == 0:
+                    thresholds[i] = value + (divergence_factor - 1.0) * (abs(value) if value != 0.0 else 1.0)
+                if not (math.isfinite(value) and math.isfinite(slope_a) and math.isfinite(slope_b)
+                        and not value > thresholds[i]):
+                    row["diverged_at"] = k
+                    continue
+                if k < steps:
+                    optimizer.begin()
+                    thetas[i] = optimizer.update_into("theta", thetas[i], np.array([slope_a, slope_b]))
+                    still.append(i)
+            active = still
+    return rows, made
+
+
+def same_bits(x, y) -> bool:
+    """Equal to the last bit: NaN payloads, the sign of zero and all."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return x.shape == y.shape and np.array_equal(x.view(np.int64), y.view(np.int64))
+
+
+ODD_OPTIMIZERS = [OptimizerSpec("adam", 0.3, beta1=0.0, beta2=0.5, eps=1e-12),
+                  OptimizerSpec("rmsprop", 2.0, rho=0.0, eps=1.0), OptimizerSpec("momentum", 0.7, beta=0.0),
+                  OptimizerSpec("nesterov", 1.3, beta=0.999), OptimizerSpec("sgd", 5.0),
+                  OptimizerSpec("adam", 2.0, beta1=0.999, beta2=0.99999)]
+BIG_RATES = [OptimizerSpec("sgd", 3.0), OptimizerSpec("momentum", 3.0), OptimizerSpec("nesterov", 3.0),
+             OptimizerSpec("rmsprop", 50.0), OptimizerSpec("adam", 100.0)]
+SURFACE_CASES = [("quadratic", {"condition": 37.5, "angle": -33.0}), ("rosenbrock", {}), ("himmelblau", {}),
+                 ("saddle", {}), ("logistic", {"data_seed": 7}), ("network", {"data_seed": 3}),
+                 ("custom", {"source": "f = 0.5 * a^2 + b^2 + 0.5 * sin(3 * a) * cos(3 * b)"}),
+                 ("custom", {"source": "f = exp(a^2) + log(b)"})]
+
+
+@pytest.mark.parametrize("name, settings", SURFACE_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(SURFACE_CASES)])
+@pytest.mark.parametrize("specs", [EVERY_OPTIMIZER, ODD_OPTIMIZERS, BIG_RATES], ids=["every", "odd", "big"])
+def test_the_lock_step_run_equals_the_optimizers_of_engine_optim_one_array_at_a_time_bit_for_bit(name, settings, specs):
+    surface = make_surface(name, **settings)
+    steps = 150
+    for start in ((-1.2, 1.0), (2.5, 0.5)):
+        fast = descend(surface, start, specs, steps)
+        expected, optimizers = straightforward_descend(surface, start, specs, steps)
+        for run, row, optimizer in zip(fast.runs, expected, optimizers):
+            assert run.diverged_at == row["diverged_at"]
+            assert same_bits(run.path, row["path"]) and same_bits(run.losses, row["losses"])
+            assert same_bits(run.gradients, row["gradients"])
+            for k, snapshot in enumerate(row["state"]):
+                for part, value in snapshot.items():
+                    assert same_bits(run.columns[part][k], value), (run.optimizer.name, part, k)
+            # The optimizer a run hands back holds what engine.optim's would after the same updates.
+            final = optimizer.state()
+            assert final.keys() == run.optimizer.state().keys()
+            for part, value in run.optimizer.state().items():
+                if part == "t":
+                    assert value == final["t"]
+                else:
+                    assert value.keys() == final[part].keys()
+                    assert all(same_bits(value[key], final[part][key]) for key in value)
+
+
+def test_the_fast_run_still_gives_the_hand_computed_numbers_on_a_polynomial_and_on_arrays():
+    # The bowl L = (a^2 + 4 b^2) / 2 point by point in floats, and the same bowl typed (evaluated on arrays).
+    typed = make_surface("custom", source="f = 0.5 * a^2 + 2 * b^2")
+    assert BOWL.at is not None and typed.at is None
+    for surface in (BOWL, typed):
+        momentum = descend(surface, START, [OptimizerSpec("momentum", 0.1, beta=0.9)], 2).runs[0]
+        assert momentum.path[1].tolist() == pytest.approx([0.9, 0.6], rel=1e-15)
+        assert momentum.path[2].tolist() == pytest.approx([0.72, 0.0], abs=1e-15)
+        assert momentum.state[2]["velocity"].tolist() == pytest.approx([1.8, 6.0], rel=1e-15)

@@ -331,3 +331,57 @@ def test_default_etas_reach_past_the_critical_rate():
     etas = default_etas(Quadratic(10.0), (1.0, 1.0))
     assert len(etas) == 30 and etas[-1] == pytest.approx(0.6) and etas[0] == pytest.approx(0.6e-3)
     assert default_etas(Custom("f = -a^2"), (1.0, 0.0))[-1] == pytest.approx(1.0)
+
+
+# ---- The fast paths give the same numbers, bit for bit ----------------------------------------
+
+def same_bits(x, y) -> bool:
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return x.shape == y.shape and np.array_equal(x.view(np.int64), y.view(np.int64))
+
+
+@pytest.mark.parametrize("surface", [Quadratic(10.0), Quadratic(37.5, angle=-33.0), Quadratic(1e6, angle=89.0),
+                                     Rosenbrock(), Himmelblau(), Saddle()], ids=lambda s: f"{s.id}-{s.settings()}")
+def test_a_polynomial_at_one_point_in_floats_is_its_array_answer_to_the_last_bit(surface):
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.uniform(-5, 5, 400), rng.standard_normal(100) * 1e-3, rng.standard_normal(100) * 1e150,
+                             10.0 ** rng.uniform(-320, 308, 200) * rng.choice([-1.0, 1.0], 200),
+                             [0.0, -0.0, np.inf, -np.inf, np.nan, 1e308, -1e308, 5e-324, 1.0, -1.0, 11.0, 7.0]])
+    a, b = rng.permutation(values), rng.permutation(values)
+    heads = np.column_stack([a, b])
+    arrays = surface.loss_and_gradient(heads[:, 0], heads[:, 1])
+    floats = np.array([surface.at(x, y) for x, y in zip(a.tolist(), b.tolist())])
+    for k in range(3):
+        assert same_bits(floats[:, k], arrays[k])
+    assert surface.at(-1.2, 1.0) == tuple(float(part[0]) for part in surface.loss_and_gradient(np.array([-1.2]),
+                                                                                                np.array([1.0])))
+
+
+def test_only_the_polynomials_answer_one_point_in_floats():
+    assert all(SURFACES[name].at is not None for name in ("quadratic", "rosenbrock", "himmelblau", "saddle"))
+    assert all(SURFACES[name].at is None for name in ("logistic", "network", "custom"))
+
+
+@pytest.mark.parametrize("name", SURFACES)
+def test_a_grid_is_the_loss_on_the_meshgrid_to_the_last_bit(name):
+    surface = SURFACES[name]
+    xs, ys = np.linspace(-2.0, 2.5, 203), np.linspace(-1.5, 3.0, 7)  # rows that do not fill the blocks evenly
+    a, b = np.meshgrid(xs, ys)
+    assert same_bits(surface.loss_on_grid(xs, ys), surface.loss(a, b))
+    assert same_bits(grid(surface, ((-2.0, 2.5), (-1.5, 3.0)), 9).values, surface.loss(*np.meshgrid(
+        np.linspace(-2.0, 2.5, 9), np.linspace(-1.5, 3.0, 9))))
+
+
+@pytest.mark.parametrize("make", [lambda: Logistic(0), lambda: NetworkSlice(0)], ids=["logistic", "network"])
+def test_the_loss_alone_is_the_same_in_blocks_of_any_size(make):
+    # The loss alone goes in small blocks (a grid); the gradient keeps big ones, since its BLAS products may
+    # round the last bit differently for another number of rows.
+    surface = make()
+    rng = np.random.default_rng(4)
+    a, b = rng.uniform(-3, 3, (30, 41)), rng.uniform(-3, 3, (30, 41))
+    whole = surface.loss_and_gradient(a, b)[0]
+    if isinstance(surface, Logistic):
+        surface.LOSS_CHUNK = 7 * len(surface.signs)  # this instance's own blocks of 7 points
+    else:
+        surface.loss_block = 7
+    assert same_bits(surface.loss(a, b), whole)
