@@ -11,6 +11,7 @@ from starlette.types import ASGIApp
 from engine.limits import LIMITS
 
 from . import __version__, errors
+from .answer_cache import AnswerCache
 from .body_limit import BodyLimit
 from .media_type import JsonBodies
 from .paths import STATIC_DIR
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(JsonBodies)
     app.content_security_policy = settings.content_security_policy  # headers on everything: ExplorerApp
     app.state.rate_limiter = RateLimiter.from_settings(settings)
+    app.state.answer_cache = AnswerCache.from_settings(settings)
     return app
 
 

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     # slices waiting their turn, so that max_active_runs live runs slow each other down, not the rest.
     stream_threads: int = Field(default=2, ge=1, le=64)
 
+    # Answers of the descent routes kept in this process's memory (app.answer_cache): a classroom behind
+    # one address posting the same body is computed once and not charged again. 0 turns the cache off.
+    answer_cache_bytes: int = Field(default=64 * 2**20, ge=0, le=2**40)
+
     # Classroom rooms: in this process's memory unless a Redis URL is given (several workers or machines).
     redis_url: str | None = Field(default=None, description="redis://host:port/db; empty keeps rooms in memory")
     redis_timeout_seconds: float = Field(default=2.0, gt=0, le=60)  # connecting and each command

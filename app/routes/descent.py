@@ -84,6 +84,10 @@ custom source that does not parse, uses names other than a and b, or calls a ten
 
 Answers of gzip_minimum_bytes or more travel gzipped to clients that accept it, as every large answer
 of the app does, but at level 1, compressed here in the worker thread that computed them (see _answer).
+
+The engine is deterministic, so 200 answers are kept as sent (app.answer_cache, BACKPROP_ANSWER_CACHE_BYTES):
+an identical request (the same route, body and gzip) is answered from there before any rate-limit charge,
+and identical requests arriving together are computed and charged once.
 """
 from __future__ import annotations
 
@@ -93,11 +97,13 @@ from typing import Any, Callable
 
 import orjson
 from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
 
 from engine.descent import OptimizerSpec, descend
 from engine.landscape import (KINDS, Surface, catalogue, default_etas, grid, line, make_surface, point_view,
                               taylor)
 
+from ..answer_cache import Answer, answer_cache_of, answer_key
 from ..compute import compute
 from ..errors import refusals
 from ..rate_limit import charge
@@ -125,10 +131,14 @@ def _surface(spec: SurfaceSpec) -> Surface:
                         data_seed=spec.data_seed)
 
 
-async def _answer(work: Callable[[], dict[str, Any]], http: Request) -> Response:
+async def _answer(work: Callable[[], dict[str, Any]], http: Request, request: BaseModel,
+                  charged: str | None = None) -> Response:
     """The answer of `work` as JSON, computed, encoded and (for a client that accepts it) gzipped in a worker
     thread: a 200 x 200 grid or 8 optimizers x 2,000 steps on a typed f(a, b) takes long enough to stall
-    the event loop, and a worker thread keeps other requests moving (app.compute)."""
+    the event loop, and a worker thread keeps other requests moving (app.compute).
+
+    Kept in the answer cache under the route, gzip and `request`; only a request that computes is charged
+    to the `charged` rate-limit group (a kept answer, or one computed for an identical request, is free)."""
     # NOTE: the app's GZipMiddleware compresses at level 5: 13 ms for the page's 5 x 500-step paths (280 KB),
     # 16 ms for a 200 x 200 grid, four times the run itself; level 1 takes 2 and 4 ms for answers 5-15%
     # bigger. An answer that already has its Content-Encoding passes the middleware untouched.
@@ -141,9 +151,15 @@ async def _answer(work: Callable[[], dict[str, Any]], http: Request) -> Response
             return zlib.compress(body, GZIP_LEVEL, GZIP_FORMAT), True
         return body, False
 
-    body, zipped = await compute(encoded)
-    headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if zipped else None
-    return Response(body, media_type="application/json", headers=headers)
+    async def make() -> Answer:
+        if charged is not None:
+            await charge(http, charged)
+        body, zipped = await compute(encoded)
+        return Answer(body, {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if zipped else None)
+
+    key = answer_key(http.url.path, accepts_gzip, request)
+    answer = await answer_cache_of(http).get_or_make(key, make)
+    return Response(answer.body, media_type="application/json", headers=answer.headers)
 
 
 @router.get("/surfaces", summary="The loss surfaces of two parameters, their boxes, starts, minima and settings")
@@ -154,7 +170,6 @@ async def get_surfaces() -> Response:
 @router.post("/descent/surface", responses={**ERRORS, **refusals(429)},
              summary="A contour grid of one surface (and the gradient at a point)")
 async def post_surface(request: SurfaceGridRequest, http: Request) -> Response:
-    await charge(http, "descent")
     def work() -> dict[str, Any]:
         surface = _surface(request)
         box = request.box or KINDS[request.surface].box
@@ -163,13 +178,12 @@ async def post_surface(request: SurfaceGridRequest, http: Request) -> Response:
         if request.point is not None:
             answer["at"] = point_view(surface, request.point)
         return answer
-    return await _answer(work, http)
+    return await _answer(work, http, request, charged="descent")
 
 
 @router.post("/descent/run", responses={**ERRORS, **refusals(429)},
              summary="Several optimizers from one start, step by step")
 async def post_run(request: DescentRunRequest, http: Request) -> Response:
-    await charge(http, "descent")
     def work() -> dict[str, Any]:
         surface = _surface(request)
         kind = KINDS[request.surface]
@@ -180,7 +194,7 @@ async def post_run(request: DescentRunRequest, http: Request) -> Response:
         return descend(surface, request.start or kind.start, specs, request.steps,
                        divergence_factor=request.divergence_factor, tolerance=request.tolerance,
                        include=include).to_dict(include)
-    return await _answer(work, http)
+    return await _answer(work, http, request, charged="descent")
 
 
 @router.post("/descent/taylor", responses=ERRORS,
@@ -190,7 +204,7 @@ async def post_taylor(request: TaylorRequest, http: Request) -> Response:
         surface = _surface(request)
         point = request.point or KINDS[request.surface].start
         return taylor(surface, point, request.etas or default_etas(surface, point))
-    return await _answer(work, http)
+    return await _answer(work, http, request)
 
 
 @router.post("/descent/line", responses=ERRORS, summary="The loss along one parameter, with the tangent line")
@@ -199,4 +213,4 @@ async def post_line(request: LineRequest, http: Request) -> Response:
         surface = _surface(request)
         point = request.point or KINDS[request.surface].start
         return line(surface, point, request.parameter, request.span, request.points)
-    return await _answer(work, http)
+    return await _answer(work, http, request)

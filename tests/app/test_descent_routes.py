@@ -310,3 +310,24 @@ def test_a_small_answer_is_not_compressed(client):
                                       "include": []}, headers={"Accept-Encoding": "gzip"})
     assert response.status_code == 200 and "content-encoding" not in response.headers
     assert strict_json(response.text)["runs"][0]["steps"] == 3
+
+
+# ---- Identical requests answered from the answer cache (app.answer_cache; more in test_answer_cache.py) ----
+
+def test_an_identical_run_is_answered_byte_for_byte_from_the_cache(client):
+    body = {"surface": "saddle", "steps": 17, "optimizers": [{"name": "nesterov"}]}
+    first = client.post(RUN, json=body)
+    reordered = {"optimizers": [{"beta": 0.9, "name": "nesterov"}], "steps": 17, "surface": "saddle",
+                 "include": ["state", "taylor"]}
+    second = client.post(RUN, json=reordered)
+    assert first.status_code == second.status_code == 200 and second.content == first.content
+    assert strict_json(second.text)["runs"][0]["steps"] <= 17
+
+
+def test_the_cache_keeps_gzip_and_plain_answers_apart(client):
+    body = {"surface": "quadratic", "steps": 499, "optimizers": EVERY_OPTIMIZER, "include": []}
+    for _ in range(2):
+        zipped = client.post(RUN, json=body, headers={"Accept-Encoding": "gzip"})
+        plain = client.post(RUN, json=body, headers={"Accept-Encoding": "identity"})
+        assert zipped.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
+        assert zipped.json() == plain.json() and len(plain.content) > 200_000

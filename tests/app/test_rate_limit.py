@@ -15,6 +15,7 @@ from typing import Any, Coroutine, Iterator
 
 import pytest
 
+from app.answer_cache import AnswerCache
 from app.main import create_app
 from app.rate_limit import Bucket, MemoryBuckets, RateLimiter, RedisBuckets, client_key
 from app.settings import Settings
@@ -65,6 +66,7 @@ def limited() -> Iterator[tuple[TestClient, FakeClock]]:
     app = create_app(settings)
     clock = FakeClock()
     app.state.rate_limiter = RateLimiter(RateLimiter.from_settings(settings).buckets, MemoryBuckets(clock=clock))
+    app.state.answer_cache = AnswerCache(0)  # every request computes and is charged (the cache: test_answer_cache.py)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client, clock
 
