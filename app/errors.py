@@ -15,7 +15,7 @@ from starlette.routing import Match
 from engine.errors import EngineError
 from engine.limits import LIMITS
 
-from .schemas import CAPS, ErrorEnvelope
+from .schemas import ErrorEnvelope
 
 log = logging.getLogger("backprop_explorer")
 
@@ -92,17 +92,16 @@ def _describe(error: dict[str, Any], path: str = "") -> str:
     return str(error.get("msg", "is not valid")).rstrip(".")
 
 
-# Errors over an upper bound; on a field capped by engine.limits the message and `where` name the cap.
-_OVER_A_CAP = ("less_than_equal", "less_than", "too_long", "string_too_long")
 # Lists of the user's own points: an error inside one names its row and column, counted from 1 as in a file.
 _ROW_LISTS = ("custom",)
+# What an error's ctx["limit"] may name: a cap of engine.limits, as GET /api/v1/limits lists them.
+_CAP_NAMES = frozenset(LIMITS.as_dict())
 
 
 def _cap_of(error: dict[str, Any]) -> str | None:
-    location = tuple(error.get("loc", ()))
-    if error.get("type") in _OVER_A_CAP and location and isinstance(location[-1], str):
-        return CAPS.get(location[-1])
-    return None
+    """The cap of engine.limits an error is over: the request models name it in the error's context."""
+    limit = (error.get("ctx") or {}).get("limit")
+    return limit if isinstance(limit, str) and limit in _CAP_NAMES else None
 
 
 def _row_and_column(location: tuple[Any, ...]) -> dict[str, int]:
@@ -129,7 +128,8 @@ def _validation_error(request: Request, exc: RequestValidationError) -> JSONResp
     where.update(_row_and_column(tuple(chosen.get("loc", ()))))
     cap = _cap_of(chosen)
     if cap is not None:
-        message += f" ({cap})"
+        if f"({cap})" not in message:
+            message += f" ({cap})"
         where["limit"] = cap
     others = {_field_path(tuple(e.get("loc", ()))) for e in errors} - {field}
     if others:

@@ -66,8 +66,6 @@ _BOUNDS = {"less_than_equal": ("maximum", "le"), "less_than": ("exclusiveMaximum
            "greater_than_equal": ("minimum", "ge"), "greater_than": ("exclusiveMinimum", "gt"),
            "string_too_long": ("maxLength", "max_length"), "too_long": ("maxItems", "max_length")}
 _LOWER = ("minimum", "exclusiveMinimum")
-# NOTE: app.errors names the cap of these itself (message and where.limit) when the field's own name is in CAPS.
-_NAMED_BY_THE_ENVELOPE = ("less_than_equal", "less_than", "too_long", "string_too_long")
 
 
 @cache
@@ -158,7 +156,8 @@ class RequestModel(BaseModel):
 
 
 def _cap_named(model: type[BaseModel], error: Any) -> Any:
-    """The error with its cap named in ctx["limit"] and in its message (unless app.errors names it), or as it was."""
+    """The error with its cap named in ctx["limit"] (app.errors puts it in where.limit) and in its message,
+    or as it was."""
     context = error.get("ctx") or {}
     if "limit" in context:  # named already, by a nested model or by the validator that raised it
         return error
@@ -166,11 +165,7 @@ def _cap_named(model: type[BaseModel], error: Any) -> Any:
     limit = _cap_at(_request_schema(model), location, error["type"], context)
     if limit is None:
         return error
-    message = error["msg"]
-    last = location[-1] if location else None
-    if not (error["type"] in _NAMED_BY_THE_ENVELOPE and isinstance(last, str) and CAPS.get(last) == limit):
-        message = f"{message} ({limit})"
-    return {**error, "msg": message, "ctx": {**context, "limit": limit}}
+    return {**error, "msg": f"{error['msg']} ({limit})", "ctx": {**context, "limit": limit}}
 
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", min_length=1, max_length=LIMITS.max_name_chars,
@@ -472,23 +467,6 @@ class PointsQuery(RequestModel):
     classes: Annotated[int | None, _at_most("max_classes", ge=2), WHOLE] = None
     seed: Annotated[int, _at_most("max_seed", ge=0), WHOLE] = 0
     test_fraction: Annotated[float, _at_most("max_test_fraction", allow_inf_nan=False, ge=0.0)] = 0.2
-
-
-def _caps(models: tuple[type[BaseModel], ...]) -> dict[str, set[str]]:
-    """Field name -> the caps its x-limit names in these models. Left out: a field whose bound its own
-    validator checks and names (the descent counts: json_schema_extra states their bound)."""
-    found: dict[str, set[str]] = {}
-    for model in models:
-        properties = _request_schema(model).get("properties", {})
-        for name, info in model.model_fields.items():
-            extra = info.json_schema_extra
-            if isinstance(extra, dict) and ("maximum" in extra or "maxItems" in extra):
-                continue
-            node = properties.get(name, {})
-            limits = {member["x-limit"] for member in [node, *node.get("anyOf", [])] if "x-limit" in member}
-            if limits:
-                found.setdefault(name, set()).update(limits)
-    return found
 
 
 # ---- Responses (documentation of the contract; routes answer with ready JSON) -----------------
@@ -806,14 +784,3 @@ class LineRequest(SurfaceSpec):
     def _points_cap(cls, value: Any) -> Any:
         return _over_cap(value, LIMITS.max_line_points, "max_line_points")
 
-
-# app.errors names the cap of a field in CAPS in its 422 message and in where.limit, by the field's name
-# alone: so a name that another request model caps with another limit (params: max_params in a trace,
-# max_layers in a network) is left out. The other caps are named in the message (RequestModel).
-_NAMED_IN_WHERE = (LayerSpec, DataSpec, OptimizerState, NetworkRequest, TrainRequest, DataParseRequest,
-                   DataPointsRequest, PointsQuery)
-_EVERY_REQUEST = (*_NAMED_IN_WHERE, TraceRequest, StateRequest, OptimizerSpec, IterationRequest, CompareRequest,
-                  RoomState, RoomResults, QuizOpen, AnswerIn, RevealIn, DescentOptimizer, SurfaceGridRequest,
-                  DescentRunRequest, TaylorRequest, LineRequest)
-_EVERYWHERE = _caps(_EVERY_REQUEST)
-CAPS = {name: limits.pop() for name, limits in _caps(_NAMED_IN_WHERE).items() if len(_EVERYWHERE[name]) == 1}

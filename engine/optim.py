@@ -78,11 +78,13 @@ class SGD:
     `update` leaves its arguments alone and returns a new array. `update_into` computes the same
     numbers, bit for bit, into the gradient's own array, which the caller gives up: a training
     loop then allocates nothing per step (parameters are NumPy arrays). Both enter np.errstate;
-    `step_into` is the same arithmetic for a caller inside one already, and `update_all` updates
-    every parameter of a step inside one. Subclasses write their rule in `step_into`.
+    `step_into` is the same arithmetic for a caller inside one already, and `update_all` (or
+    `update_all_into`) updates every parameter of a step inside one. Subclasses write their rule in
+    `step_into`.
     """
     learning_rate: float
     name = "sgd"
+    PER_PARAMETER: ClassVar[tuple[str, ...]] = ()  # parts of the state kept per parameter: {name: array}
     NON_NEGATIVE: ClassVar[tuple[str, ...]] = ()  # parts of the state that are running means of squares
 
     def update(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
@@ -94,10 +96,14 @@ class SGD:
 
     def update_all(self, params: Mapping[str, np.ndarray], gradients: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """begin(), then update() of every parameter, in one np.errstate: a step of a whole network."""
+        return self.update_all_into(params, {name: np.array(gradients[name], dtype=np.float64) for name in params})
+
+    def update_all_into(self, params: Mapping[str, np.ndarray],
+                        gradients: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """update_all into the gradients' own float64 arrays, which the caller gives up (as update_into)."""
         self.begin()
         with np.errstate(all="ignore"):
-            return {name: self.step_into(name, value, np.array(gradients[name], dtype=np.float64))
-                    for name, value in params.items()}
+            return {name: self.step_into(name, value, gradients[name]) for name, value in params.items()}
 
     def step_into(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
         """update_into without its own np.errstate, for a caller already inside np.errstate(all="ignore"):
@@ -109,10 +115,14 @@ class SGD:
         """Called once before each step's updates (Adam counts its steps here)."""
 
     def parameter_state(self, name: str) -> dict[str, Any]:
-        return {}
+        """One parameter's part of the state, copied (None where it has none yet)."""
+        arrays = {part: getattr(self, part).get(name) for part in self.PER_PARAMETER}
+        return {part: None if array is None else array.copy() for part, array in arrays.items()}
 
     def state(self) -> dict[str, Any]:
-        return {}
+        """The whole state, copied: each part of it is the attribute of that name."""
+        return {part: {name: array.copy() for name, array in getattr(self, part).items()}
+                for part in self.PER_PARAMETER}
 
     def formula(self) -> str:
         return "theta = theta - lr * g"
@@ -172,23 +182,22 @@ class Momentum(SGD):
     beta: float = 0.9
     velocity: dict[str, np.ndarray] = field(default_factory=dict)
     name = "momentum"
+    PER_PARAMETER = ("velocity",)
 
-    def step_into(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+    def accumulate(self, name: str, gradient: np.ndarray) -> np.ndarray:
+        """v <- beta v + g, in place; the parameter's first v is g itself (beta 0 + g)."""
         velocity = self.velocity.get(name)
         if velocity is None:
             velocity = self.velocity[name] = gradient.copy()
         else:
             velocity *= self.beta
             velocity += gradient
+        return velocity
+
+    def step_into(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+        velocity = self.accumulate(name, gradient)
         np.multiply(velocity, self.learning_rate, out=gradient)
         return np.subtract(parameter, gradient, out=gradient)
-
-    def parameter_state(self, name: str) -> dict[str, Any]:
-        velocity = self.velocity.get(name)
-        return {"velocity": None if velocity is None else velocity.copy()}
-
-    def state(self) -> dict[str, Any]:
-        return {"velocity": {name: v.copy() for name, v in self.velocity.items()}}
 
     def formula(self) -> str:
         return "v = beta * v + g; theta = theta - lr * v"
@@ -210,6 +219,7 @@ class Adam(SGD):
     m: dict[str, np.ndarray] = field(default_factory=dict)
     v: dict[str, np.ndarray] = field(default_factory=dict)
     name = "adam"
+    PER_PARAMETER = ("m", "v")
     _scratch: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def begin(self) -> None:
@@ -241,12 +251,10 @@ class Adam(SGD):
         return np.subtract(parameter, gradient, out=gradient)
 
     def parameter_state(self, name: str) -> dict[str, Any]:
-        m, v = self.m.get(name), self.v.get(name)
-        return {"t": self.t, "m": None if m is None else m.copy(), "v": None if v is None else v.copy()}
+        return {"t": self.t, **super().parameter_state(name)}
 
     def state(self) -> dict[str, Any]:
-        return {"t": self.t, "m": {name: m.copy() for name, m in self.m.items()},
-                "v": {name: v.copy() for name, v in self.v.items()}}
+        return {"t": self.t, **super().state()}
 
     def formula(self) -> str:
         return ("m = beta1 * m + (1 - beta1) * g; v = beta2 * v + (1 - beta2) * g^2; "
@@ -283,12 +291,7 @@ class Nesterov(Momentum):
     name = "nesterov"
 
     def step_into(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
-        velocity = self.velocity.get(name)
-        if velocity is None:
-            velocity = self.velocity[name] = gradient.copy()
-        else:
-            velocity *= self.beta
-            velocity += gradient
+        velocity = self.accumulate(name, gradient)
         gradient += self.beta * velocity  # the look-ahead direction g + beta v
         gradient *= self.learning_rate
         return np.subtract(parameter, gradient, out=gradient)
@@ -312,6 +315,7 @@ class RMSProp(SGD):
     eps: float = 1e-8
     mean_square: dict[str, np.ndarray] = field(default_factory=dict)
     name = "rmsprop"
+    PER_PARAMETER = ("mean_square",)
 
     def step_into(self, name: str, parameter: np.ndarray, gradient: np.ndarray) -> np.ndarray:
         mean_square = self.mean_square.get(name)
@@ -322,13 +326,6 @@ class RMSProp(SGD):
         gradient *= self.learning_rate
         np.divide(gradient, np.sqrt(mean_square) + self.eps, out=gradient)
         return np.subtract(parameter, gradient, out=gradient)
-
-    def parameter_state(self, name: str) -> dict[str, Any]:
-        mean_square = self.mean_square.get(name)
-        return {"mean_square": None if mean_square is None else mean_square.copy()}
-
-    def state(self) -> dict[str, Any]:
-        return {"mean_square": {name: s.copy() for name, s in self.mean_square.items()}}
 
     def formula(self) -> str:
         return "s = rho * s + (1 - rho) * g^2; theta = theta - lr * g / (sqrt(s) + eps)"

@@ -316,12 +316,10 @@ class Trainer:
             return False
         if self.iteration == 1 or self.iteration % self.eval_every == 0 or self.iteration == self.config.iterations:
             self._evaluate(net, result, loss)
-        self.optimizer.begin()
-        update = self.optimizer.update_into
-        gradients = [result.grads[index] for index in net.params.values()]
-        if len({id(gradient) for gradient in gradients}) < len(gradients):  # update_into writes into them
-            gradients = [gradient.copy() for gradient in gradients]
-        moved = {name: update(name, value, gradient) for (name, value), gradient in zip(self.params.items(), gradients)}
+        gradients = {name: result.grads[index] for name, index in net.params.items()}
+        if len({id(gradient) for gradient in gradients.values()}) < len(gradients):  # the update writes into them
+            gradients = {name: gradient.copy() for name, gradient in gradients.items()}
+        moved = self.optimizer.update_all_into(self.params, gradients)
         if not all(all_finite(value) for value in moved.values()):
             self._diverged_at(self.params, x, y, loss, moved)
             return False

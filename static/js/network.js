@@ -876,14 +876,28 @@ class NetworkPage {
       return;
     }
     const { cause, titleKey } = problem;
-    const message = cause instanceof ApiError && (cause.code === "network" || cause.code === "bad_response")
-      ? t(`error.${cause.code}`) : cause?.code === "rate_limited" ? t("net.error_rate_limited")
-        : String(cause?.message ?? cause);
+    const message = errorMessage(cause);
     const field = cause?.where?.field;
     box.replaceChildren(el("p", { className: "error-title" }, t(titleKey)), el("p", { className: "error-message" }, message),
       typeof field === "string" && field ? fill(el("p", { className: "error-where" }), "error.where_field", { field: el("code", {}, field) }) : "");
     box.dataset.code = cause?.code ?? "error";
   }
+}
+
+/**
+ * What went wrong, in the page's language where the page knows the code: the server's training lane is
+ * full (server_busy; or rate_limited over max_active_runs, every streamed run of the server), or this
+ * computer asked for too many runs (rate_limited); else the server's own message.
+ */
+function errorMessage(cause) {
+  const code = cause?.code;
+  if (cause instanceof ApiError && (code === "network" || code === "bad_response")) return t(`error.${code}`);
+  if (code === "server_busy" || (code === "rate_limited" && cause?.where?.limit === "max_active_runs")) {
+    const seconds = cause?.retryAfter;
+    return seconds ? t("net.error_server_busy_wait", { seconds: String(seconds) }) : t("net.error_server_busy");
+  }
+  if (code === "rate_limited") return t("net.error_rate_limited");
+  return String(cause?.message ?? cause);
 }
 
 // ---- classroom ---- (its controls load only when used: classroom_boot.js)

@@ -1,6 +1,7 @@
 // The network endpoints of /api/v1: data sets, parsing the user's points, one iteration traced,
 // training (all at once, or streamed as server-sent events read with fetch + ReadableStream),
-// and comparing optimizers. Every failure is an ApiError with the envelope's code, message, where.
+// and comparing optimizers. Every failure is an ApiError with the envelope's code, message, where;
+// a refusal of a training run also carries retryAfter, the seconds of its Retry-After (or null).
 import { ApiError, request } from "./api.js";
 import { decodeCompact } from "./network_compact.js";
 
@@ -36,11 +37,52 @@ export async function postIteration(body, { signal } = {}) {
 }
 
 export function postTrain(body, { signal } = {}) {
-  return request("/network/train", { method: "POST", body, signal });
+  return postRun("/network/train", body, signal);
 }
 
 export function postCompare(body, { signal } = {}) {
-  return request("/network/compare", { method: "POST", body, signal });
+  return postRun("/network/compare", body, signal);
+}
+
+// ---- Training runs: refused with 429 and Retry-After when the server's training lane is full ----
+
+async function post(path, body, signal, accept) {
+  try {
+    return await fetch(`${API}${path}`, {
+      method: "POST", signal, body: JSON.stringify(body), headers: { accept, "content-type": "application/json" },
+    });
+  } catch (error) {
+    if (error?.name === "AbortError") throw error;
+    throw new ApiError("network", String(error?.message ?? error));
+  }
+}
+
+async function readJson(response) {
+  try {
+    return await response.json();
+  } catch (error) {
+    if (error?.name === "AbortError") throw error;
+    return null;
+  }
+}
+
+/** A response that is not ok, as the ApiError of its envelope, with retryAfter (seconds, or null). */
+async function refusal(response) {
+  const envelope = (await readJson(response))?.error;
+  const error = new ApiError(envelope?.code ?? "http_error", envelope?.message ?? `HTTP ${response.status}`,
+    envelope?.where, response.status);
+  error.retryAfter = Number(response.headers.get("retry-after")) || null;
+  return error;
+}
+
+async function postRun(path, body, signal) {
+  const response = await post(path, body, signal, "application/json");
+  if (!response.ok) throw await refusal(response);
+  const payload = await readJson(response);
+  if (payload === null || typeof payload !== "object") {
+    throw new ApiError("bad_response", `${path} did not answer with a JSON object`, {}, response.status);
+  }
+  return payload;
 }
 
 /** One server-sent event from its lines: {event, data} with data parsed as JSON (null if it is not). */
@@ -69,27 +111,8 @@ function parseEvent(block) {
  * (aborting is how a run is stopped: the server notices the closed connection).
  */
 export async function streamTrain(body, { signal, onEvent }) {
-  let response;
-  try {
-    response = await fetch(`${API}/network/train/stream`, {
-      method: "POST", signal, body: JSON.stringify(body),
-      headers: { accept: "text/event-stream", "content-type": "application/json" },
-    });
-  } catch (error) {
-    if (error?.name === "AbortError") throw error;
-    throw new ApiError("network", String(error?.message ?? error));
-  }
-  if (!response.ok) {
-    let payload = null;
-    try {
-      payload = await response.json();
-    } catch (error) {
-      if (error?.name === "AbortError") throw error;
-    }
-    const envelope = payload?.error;
-    throw new ApiError(envelope?.code ?? "http_error", envelope?.message ?? `HTTP ${response.status}`,
-      envelope?.where, response.status);
-  }
+  const response = await post("/network/train/stream", body, signal, "text/event-stream");
+  if (!response.ok) throw await refusal(response);
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";

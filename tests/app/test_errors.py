@@ -136,7 +136,7 @@ def test_a_value_for_an_assigned_name_is_refused(client):
 
 def test_a_100_kb_source_is_refused_by_field(client):
     error = assert_envelope(client.post(TRACE, json={"source": "x + " * 25_000 + "x", "values": {"x": 1}}), 422)
-    assert error["where"] == {"field": "source"}
+    assert error["where"] == {"field": "source", "limit": "max_source_chars"}
     assert str(LIMITS.max_source_chars) in error["message"]
     assert_still_serves(client)
 
@@ -230,7 +230,8 @@ def test_a_non_number_where_a_number_belongs_is_422_naming_the_field_without_ech
     path = STATE if field == "step" else TRACE
     response = post_raw(client, body, path)
     error = assert_envelope(response, 422)  # strict JSON: a NaN or Infinity token in the answer fails here
-    assert error["where"] == {"field": field}
+    cap = "max_abs_value" if raw == b"1e16" else None  # the one number here that is a number, over its cap
+    assert error["where"] == ({"field": field, "limit": cap} if cap else {"field": field})
     assert error["message"].startswith(f"{field}: ")
     if raw not in (b"true", b"null,"):
         assert raw not in response.content
@@ -265,7 +266,8 @@ def test_tensors_whose_shapes_do_not_broadcast_are_refused_not_a_server_error(cl
 def test_more_values_than_the_cap_are_refused(client):
     values = {f"v{i}": 1 for i in range(LIMITS.max_inputs + 1)}
     error = assert_envelope(client.post(TRACE, json={"source": "v0", "values": values}), 422)
-    assert error["where"] == {"field": "values"}
+    assert error["where"] == {"field": "values", "limit": "max_inputs"}
+    assert error["message"].count("(max_inputs)") == 1
 
 
 def test_a_value_name_that_is_not_a_name_is_refused_and_not_echoed_at_length(client):
@@ -346,11 +348,14 @@ def test_a_body_that_is_not_json_at_all_gets_the_envelope(client):
 
 # ---- Fields with bad content ----------------------------------------------------------------
 
-@pytest.mark.parametrize("rate", [0, -0.1, LIMITS.min_learning_rate / 10, LIMITS.max_learning_rate * 10])
-def test_a_learning_rate_out_of_range_is_refused(client, rate):
+@pytest.mark.parametrize("rate, cap", [(0, "min_learning_rate"), (-0.1, "min_learning_rate"),
+                                       (LIMITS.min_learning_rate / 10, "min_learning_rate"),
+                                       (LIMITS.max_learning_rate * 10, "max_learning_rate")])
+def test_a_learning_rate_out_of_range_is_refused_naming_the_bound(client, rate, cap):
     body = {**WORKED_EXAMPLE, "params": ["x"], "learning_rate": rate}
     error = assert_envelope(client.post(TRACE, json=body), 422)
-    assert error["where"] == {"field": "learning_rate"}
+    assert error["where"] == {"field": "learning_rate", "limit": cap}
+    assert error["message"].count(f"({cap})") == 1
 
 
 def test_params_without_a_learning_rate_are_refused(client):
@@ -393,10 +398,12 @@ def test_step_on_the_trace_route_is_an_unknown_field(client):
     assert error["where"] == {"field": "step"}
 
 
-@pytest.mark.parametrize("step", [10, 999, LIMITS.max_steps, LIMITS.max_steps + 1, -1, 10**12, 2.5, True])
-def test_a_step_out_of_range_is_refused(client, step):
+@pytest.mark.parametrize("step, cap", [(10, None), (999, None), (LIMITS.max_steps, None),
+                                       (LIMITS.max_steps + 1, "max_steps"), (-1, None), (10**12, "max_steps"),
+                                       (2.5, None), (True, None)])
+def test_a_step_out_of_range_is_refused(client, step, cap):
     error = assert_envelope(client.post(STATE, json={**WORKED_EXAMPLE, "step": step}), 422)
-    assert error["where"] == {"field": "step"}
+    assert error["where"] == ({"field": "step", "limit": cap} if cap else {"field": "step"})
     assert_still_serves(client)
 
 
@@ -416,6 +423,41 @@ def test_gradcheck_over_the_work_cap_is_refused(client):
     error = assert_envelope(client.post(TRACE, json={"source": source, "values": values, "gradcheck": True}), 422)
     assert error["where"] == {"field": "gradcheck", "limit": "max_gradcheck_work"}
     assert "max_gradcheck_work" in error["message"]
+
+
+# ---- A value over a cap: where.limit names the cap, as GET /api/v1/limits does ------------------
+
+_NET = {"layers": [{"units": 4}, {"units": 1}], "loss": "bce", "data": {"dataset": "xor", "points": 40},
+        "iterations": 5}
+OVER_A_CAP = [
+    ("source", TRACE, {"source": "x" * (LIMITS.max_source_chars + 1)}, "source", "max_source_chars"),
+    ("tensor-side", TRACE, {"source": "x", "values": {"x": [1] * (LIMITS.max_tensor_side + 1)}}, "values.x",
+     "max_tensor_side"),
+    ("step", STATE, {**WORKED_EXAMPLE, "step": LIMITS.max_steps + 1}, "step", "max_steps"),
+    ("units", "/api/v1/network/iteration", {**_NET, "layers": [{"units": LIMITS.max_units + 1}, {"units": 1}]},
+     "layers.0.units", "max_units"),
+    ("grid", "/api/v1/network/compare", {**_NET, "grid": LIMITS.max_grid + 1}, "grid", "max_grid"),
+    ("learning-rate-floor", "/api/v1/network/train", {**_NET, "optimizer": {"learning_rate": 1e-20}},
+     "optimizer.learning_rate", "min_learning_rate"),
+    ("adam-steps", "/api/v1/network/train", {**_NET, "optimizer_state": {"t": LIMITS.max_steps_taken + 1}},
+     "optimizer_state.t", "max_steps_taken"),
+    ("noise", "/api/v1/data/points", {"data": {"dataset": "moons", "noise": LIMITS.max_noise * 2}}, "data.noise",
+     "max_noise"),
+    ("points-query", f"/api/v1/data/points?dataset=moons&points={LIMITS.max_points + 1}", None, "query.points",
+     "max_points"),
+    ("room-url", "/api/v1/rooms", {"page": "explorer", "url": "/" + "a" * LIMITS.max_room_url_chars}, "url",
+     "max_room_url_chars"),
+]
+
+
+@pytest.mark.parametrize("path, body, field, cap", [case[1:] for case in OVER_A_CAP],
+                         ids=[case[0] for case in OVER_A_CAP])
+def test_a_value_over_a_cap_names_the_cap_in_where_as_the_limits_route_does(client, path, body, field, cap):
+    response = client.get(path) if body is None else client.post(path, json=body)
+    error = assert_envelope(response, 422)
+    assert error["where"] == {"field": field, "limit": cap}
+    assert error["message"].count(f"({cap})") == 1  # named once, by the request model, not again by the envelope
+    assert cap in client.get("/api/v1/limits").json()
 
 
 # ---- Routes and methods -----------------------------------------------------------------------

@@ -155,7 +155,7 @@ def test_own_points_over_the_point_cap_name_max_points(client):
     ([[0, 0, 0], [1, 1, 0.5]], {"field": "data.custom", "row": 2, "column": 3}),
     ([[0, 0, 0], [1, 1, 0]], {"field": "data.custom"}),
     ([[0, 0, 0], [1, True, 1]], {"field": "data.custom.1.1", "row": 2, "column": 2}),
-    ([[0, 0, 0], [1, 1e16, 1]], {"field": "data.custom.1.1", "row": 2, "column": 2}),
+    ([[0, 0, 0], [1, 1e16, 1]], {"field": "data.custom.1.1", "row": 2, "column": 2, "limit": "max_abs_value"}),
     ([[0, 0, 0], [1, "one", 1]], {"field": "data.custom.1.1", "row": 2, "column": 2}),
     ([[0, 0, 0], [1, None, 1]], {"field": "data.custom.1.1", "row": 2, "column": 2}),
 ], ids=["ragged", "fractional-label", "one-class", "boolean", "too-large", "not-a-number", "null"])

@@ -92,7 +92,7 @@ def test_the_default_weights_are_the_seeded_ones_the_same_for_every_optimizer(cl
     assert np.shape(first["params"]["b1"]) == (8, 1) and not np.any(first["params"]["b1"])
 
 
-# ---- The neuron view agrees with the layer view -------------------------------------------------------
+# ---- The neuron view agrees with the layer view, bit for bit ------------------------------------------
 
 SCALAR = re.compile(r"^([A-Za-z]+\d*)\[(\d+),(\d+)\]$|^([Wb]\d+)\[(\d+)\]$")
 
@@ -125,7 +125,7 @@ RELU_SIGMOID = {**XOR, "layers": [{"units": 3, "activation": "relu"}, {"units": 
 @pytest.mark.parametrize("body", [SMALL_SOFTMAX, RELU_SIGMOID, {**SMALL_SOFTMAX, "batch_index": 17},
                                   {**RELU_SIGMOID, "batch_index": 60}],
                          ids=["tanh-softmax-l2-momentum", "relu-sigmoid-adam", "batch-17", "batch-60-second-pass"])
-def test_the_neuron_view_agrees_with_the_layer_view_on_every_value_gradient_and_update(client, body):
+def test_the_neuron_view_equals_the_layer_view_bit_for_bit_on_every_value_gradient_and_update(client, body):
     layer = post(client, ITERATION, {**body, "view": "layer"})
     neuron = post(client, ITERATION, {**body, "view": "neuron"})
     assert neuron["view"] == "neuron" and neuron["network"]["m"] == layer["network"]["m"]
@@ -134,16 +134,17 @@ def test_the_neuron_view_agrees_with_the_layer_view_on_every_value_gradient_and_
     sizes = layer["network"]["sizes"]
     expected = {"X", *(f"{kind}{l}" for l in range(1, len(sizes)) for kind in ("W", "b", "Z", "A"))}
     assert expected <= set(scalars)
+    # Bit for bit: every number of the neuron view is the layer view's own (engine.nn).
     for name in sorted(expected):
         value = np.array(layer_nodes[name]["value"], dtype=float)
-        np.testing.assert_allclose(scalars[name]["value"], value, rtol=1e-12, atol=1e-14, err_msg=name)
+        np.testing.assert_array_equal(scalars[name]["value"], value, err_msg=name, strict=True)
         if name != "X":
             grad = np.array(layer_nodes[name]["grad"], dtype=float)
-            np.testing.assert_allclose(scalars[name]["grad"], grad, rtol=1e-10, atol=1e-14, err_msg=f"d{name}")
-    assert nodes_by_label(neuron["trace"])["L"]["value"] == pytest.approx(layer_nodes["L"]["value"], rel=1e-12)
+            np.testing.assert_array_equal(scalars[name]["grad"], grad, err_msg=f"d{name}", strict=True)
+    assert nodes_by_label(neuron["trace"])["L"]["value"] == layer_nodes["L"]["value"]
     for name, after in layer["params_after"].items():
-        np.testing.assert_allclose(neuron["params_after"][name], after, rtol=1e-12, atol=1e-15, err_msg=name)
-    assert neuron["trace"]["update"]["loss_after"] == pytest.approx(layer["trace"]["update"]["loss_after"], rel=1e-12)
+        assert neuron["params_after"][name] == after, name
+    assert neuron["trace"]["update"]["loss_after"] == layer["trace"]["update"]["loss_after"]
     neuron_updates = [step for step in neuron["trace"]["steps"] if step["phase"] == "update"]
     assert len(neuron_updates) == layer["network"]["parameters"]
 

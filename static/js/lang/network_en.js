@@ -178,6 +178,8 @@ export default {
   "net.status_ready": "{sizes} · {parameters} parameters · {train} training and {test} test points · batch of {batch}",
   "net.error_title": "The server could not do this.",
   "net.error_rate_limited": "Too many training runs from this computer in the last minute: wait a few seconds, then try again.",
+  "net.error_server_busy": "The server is busy training other networks: try again in a few seconds.",
+  "net.error_server_busy_wait": "The server is busy training other networks: try again in {seconds} s.",
   "net.error_startup": "The page could not load its settings from the server.",
   "net.share_copied": "Link copied: it opens this network, data and stage.",
   "net.key_forward": "Next stage (step view) · one iteration (train view)",

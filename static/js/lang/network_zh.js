@@ -177,6 +177,8 @@ export default {
   "net.status_ready": "{sizes} · {parameters} 个参数 · 训练点 {train} 个，测试点 {test} 个 · 批大小 {batch}",
   "net.error_title": "服务器无法完成此操作。",
   "net.error_rate_limited": "这台电脑一分钟内的训练次数太多：请等几秒再试。",
+  "net.error_server_busy": "服务器正忙于训练其他网络：请过几秒再试。",
+  "net.error_server_busy_wait": "服务器正忙于训练其他网络：请 {seconds} 秒后再试。",
   "net.error_startup": "页面无法从服务器加载设置。",
   "net.share_copied": "链接已复制：打开后是同一网络、数据和阶段。",
   "net.key_forward": "下一阶段（单步）· 迭代一次（训练）",
