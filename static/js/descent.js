@@ -15,7 +15,7 @@ import { readDescentState, readLanguageField, readSettings, writeDescentState } 
 import { StepExplanation, runAt } from "./descent_step.js";
 import { TaylorPanel } from "./descent_taylor.js";
 import { DescentTimeline } from "./descent_timeline.js";
-import { el } from "./dom.js";
+import { el, onWidthChange } from "./dom.js";
 import { formatNumber } from "./format.js";
 import { addPageTables, fill, language, preferredLanguage, setLanguage, t, translatePage } from "./i18n.js";
 
@@ -80,12 +80,10 @@ class Lab {
     find("#share").addEventListener("click", () => this.share());
     // The charts are drawn at their box's width: a new width (a phone turned, a window resized) redraws.
     this.lossWidth = 0;
-    new ResizeObserver(([entry]) => {
-      const now = Math.round(entry.contentRect.width);
-      if (now === this.lossWidth || now === 0) return;
-      this.lossWidth = now;
+    onWidthChange(this.parts.lossChart, (width) => {
+      this.lossWidth = width;
       if (this.runs.length) this.showStep(this.timeline.step);
-    }).observe(this.parts.lossChart);
+    });
   }
 
   async start() {

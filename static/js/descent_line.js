@@ -3,7 +3,7 @@
 // gradient step along that parameter alone would land.
 import { postLine } from "./descent_api.js";
 import { drawChart, swatch } from "./descent_chart.js";
-import { el } from "./dom.js";
+import { el, onWidthChange } from "./dom.js";
 import { formatNumber } from "./format.js";
 import { fill, t } from "./i18n.js";
 
@@ -31,12 +31,10 @@ export class LineView {
     // NOTE: the chart is drawn at its box's width, watched here: reading clientWidth while drawing would
     // force a layout in the middle of a redraw.
     this.width = 0;
-    new ResizeObserver(([entry]) => {
-      const now = Math.round(entry.contentRect.width);
-      if (now === this.width || now === 0) return;
-      this.width = now;
+    onWidthChange(this.chart, (width) => {
+      this.width = width;
       if (this.answer && this.request && this.chart.firstElementChild) this.render(); // not over a message
-    }).observe(this.chart);
+    });
     this.key = null;
   }
 

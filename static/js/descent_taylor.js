@@ -4,7 +4,7 @@
 import katex from "/static/vendor/katex/katex.mjs";
 import { postTaylor } from "./descent_api.js";
 import { drawChart, swatch } from "./descent_chart.js";
-import { el } from "./dom.js";
+import { el, onWidthChange } from "./dom.js";
 import { dataNumber, formatNumber, fullText } from "./format.js";
 import { fill, language, t } from "./i18n.js";
 import { number as latexNumber } from "./latex.js";
@@ -40,12 +40,10 @@ export class TaylorPanel {
     // NOTE: the chart is drawn at its box's width, watched here: reading clientWidth while drawing would
     // force a layout in the middle of a redraw.
     this.width = 0;
-    new ResizeObserver(([entry]) => {
-      const now = Math.round(entry.contentRect.width);
-      if (now === this.width || now === 0) return;
-      this.width = now;
+    onWidthChange(this.chart, (width) => {
+      this.width = width;
       if (this.answer && this.request && this.chart.firstElementChild) this.render(); // not over a message
-    }).observe(this.chart);
+    });
   }
 
   /**

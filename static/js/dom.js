@@ -11,3 +11,14 @@ export function el(tag, { className, data, attrs } = {}, ...children) {
   element.append(...children.filter((child) => child !== null && child !== undefined && child !== ""));
   return element;
 }
+
+/** Call changed(width) whenever element's rounded width changes to a new, non-zero value. */
+export function onWidthChange(element, changed) {
+  let width = 0;
+  new ResizeObserver(([entry]) => {
+    const now = Math.round(entry.contentRect.width);
+    if (now === width || now === 0) return;
+    width = now;
+    changed(now);
+  }).observe(element);
+}

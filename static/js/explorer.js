@@ -24,7 +24,7 @@
 // Static text in a panel's HTML can use data-i18n / data-i18n-attr like the rest of the page.
 import * as api from "./api.js";
 import { ApiError } from "./api.js";
-import { el } from "./dom.js";
+import { el, onWidthChange } from "./dom.js";
 import { Explanation } from "./explanation.js";
 import { formatValue } from "./format.js";
 import { GraphView } from "./graph_view.js";
@@ -118,13 +118,9 @@ class Explorer {
     find("#zoom-fit").addEventListener("click", () => this.graph.fit());
     find("#share").addEventListener("click", () => this.share());
     // A new width (a phone turned sideways, a window resized) fits the graph again.
-    let width = 0;
-    new ResizeObserver(([entry]) => {
-      const now = Math.round(entry.contentRect.width);
-      if (now === width || now === 0) return;
-      width = now;
+    onWidthChange(this.parts.graphBox, () => {
       if (this.trace) this.graph.fit(false);
-    }).observe(this.parts.graphBox);
+    });
     this.parts.steps.addEventListener("toggle", () => this.renderStepList());
     for (const list of [this.parts.forward, this.parts.backward]) {
       list.addEventListener("click", (event) => {

@@ -3,7 +3,7 @@
 // train continuously with a live loss curve and the decision boundary; compare optimizers from identical
 // initial weights); on the right the current stage explained and the selected layer's formulas and matrices.
 import { ApiError, getLimits } from "./api.js";
-import { el } from "./dom.js";
+import { el, onWidthChange } from "./dom.js";
 import { formatNumber } from "./format.js";
 import { addPageTables, fill, language, preferredLanguage, setLanguage, t, translatePage } from "./i18n.js";
 import * as api from "./network_api.js";
@@ -125,13 +125,7 @@ class NetworkPage {
       if (this.view === "step" && this.stages?.view === "neuron") this.renderStageExplanation();
     });
     find("#share").addEventListener("click", () => this.share());
-    let width = 0;
-    new ResizeObserver(([entry]) => {
-      const now = Math.round(entry.contentRect.width);
-      if (now === width || now === 0) return;
-      width = now;
-      this.renderNetwork();
-    }).observe(p.netBox);
+    onWidthChange(p.netBox, () => this.renderNetwork());
   }
 
   async start() {
