@@ -139,6 +139,6 @@ class AnswerCache:
 
 def answer_cache_of(request: Request) -> AnswerCache:
     cache = getattr(request.app.state, "answer_cache", None)
-    if cache is None:  # made on first use from the settings (create_app does not make one)
+    if cache is None:  # an app not built by create_app: made on first use from the settings
         cache = request.app.state.answer_cache = AnswerCache.from_settings(get_settings())
     return cache
