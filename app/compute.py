@@ -13,8 +13,9 @@ Two lanes, each with threads of its own, so that neither holds up the other:
   the runs ahead of it are expected to take (from how long recent runs took). A run's own clock
   (max_run_seconds) starts when it starts running, not while it waits.
 
-Streamed runs (/network/train/stream) are neither: they train in short slices, and their number is
-capped by max_active_runs.
+- `stream_slice`, the short slices of streamed runs (/network/train/stream): at most
+  BACKPROP_STREAM_THREADS at once, taking turns; the number of live runs is capped by max_active_runs
+  (app.routes.network). So a crowd of live runs slows each other down, not the other lanes.
 """
 from __future__ import annotations
 
@@ -33,21 +34,27 @@ from .settings import get_settings
 
 T = TypeVar("T")
 
-# NOTE: one limiter per event loop: a test client runs several loops, and a limiter belongs to one.
-_LIMITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = weakref.WeakKeyDictionary()
+# NOTE: one limiter per event loop and lane: a test client runs several loops, and a limiter belongs to one.
+_LIMITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, anyio.CapacityLimiter]] = \
+    weakref.WeakKeyDictionary()
 
 
-def _limiter() -> anyio.CapacityLimiter:
-    loop = asyncio.get_running_loop()
-    limiter = _LIMITERS.get(loop)
+def _limiter(threads_setting: str) -> anyio.CapacityLimiter:
+    lanes = _LIMITERS.setdefault(asyncio.get_running_loop(), {})
+    limiter = lanes.get(threads_setting)
     if limiter is None:
-        limiter = _LIMITERS[loop] = anyio.CapacityLimiter(get_settings().compute_threads)
+        limiter = lanes[threads_setting] = anyio.CapacityLimiter(getattr(get_settings(), threads_setting))
     return limiter
 
 
 async def compute(work: Callable[..., T], *args: Any) -> T:
     """work(*args) in a worker thread, at most compute_threads at once in this process."""
-    return await anyio.to_thread.run_sync(partial(work, *args), limiter=_limiter())
+    return await anyio.to_thread.run_sync(partial(work, *args), limiter=_limiter("compute_threads"))
+
+
+async def stream_slice(work: Callable[..., T], *args: Any) -> T:
+    """work(*args) in a worker thread of the streamed runs' lane, at most stream_threads at once."""
+    return await anyio.to_thread.run_sync(partial(work, *args), limiter=_limiter("stream_threads"))
 
 
 # ---- Long runs: a bounded queue in front of their own threads ------------------------------------

@@ -138,12 +138,10 @@ GET /data/points also has a POST form (see app/routes/data.py).
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import threading
 import time
-import weakref
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, TypeVar
 
@@ -159,7 +157,7 @@ from engine.nn import MLP, MLPSpec, first_non_finite, iteration, mlp_spec, neuro
 from engine.train import TrainConfig, Trainer, optimizer_json, params_json
 from engine.values import to_json
 
-from ..compute import compute, run_long
+from ..compute import compute, run_long, stream_slice
 from ..errors import ApiError, fields_renamed, refusals
 from ..rate_limit import charge
 from ..schemas import (CompareAnswer, CompareRequest, ErrorEnvelope, IterationAnswer, IterationRequest, NetworkRequest,
@@ -439,21 +437,6 @@ class Run:
 # cannot all slip past max_active_runs) until its stream ends, however it ends: set up, then training.
 ACTIVE_RUNS: set[object] = set()
 
-# NOTE: one limiter per event loop, as in app.compute: a test client runs several loops, and a limiter
-# belongs to one.
-_STREAM_LANES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = \
-    weakref.WeakKeyDictionary()
-
-
-def _stream_lane() -> anyio.CapacityLimiter:
-    """stream_threads threads for the slices of every streamed run of this process, first come first served."""
-    loop = asyncio.get_running_loop()
-    lane = _STREAM_LANES.get(loop)
-    if lane is None:
-        lane = _STREAM_LANES[loop] = anyio.CapacityLimiter(get_settings().stream_threads)
-    return lane
-
-
 def _admit() -> object:
     settings = get_settings()
     if len(ACTIVE_RUNS) >= settings.max_active_runs:
@@ -471,7 +454,7 @@ async def _events(run: Run) -> AsyncIterator[bytes]:
         while not run.over:
             # NOTE: a slice waiting for its turn is cancelled at once when the client goes away
             # (EventStream listens); one already training finishes its 0.05 s first.
-            yield await anyio.to_thread.run_sync(run.advance, limiter=_stream_lane())
+            yield await stream_slice(run.advance)
     except Exception:
         log.exception("a streamed training run failed")
         yield _event("error", {"error": {"code": "internal_error", "where": {},
@@ -523,7 +506,7 @@ async def post_train_stream(body: TrainRequest, request: Request) -> EventStream
     await charge(request, "training")
     place = _admit()
     try:
-        run = await anyio.to_thread.run_sync(_stream_run, body, limiter=_stream_lane())
+        run = await stream_slice(_stream_run, body)
     finally:
         ACTIVE_RUNS.discard(place)
     ACTIVE_RUNS.add(run)  # NOTE: no await between: the place passes to the run

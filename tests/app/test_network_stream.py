@@ -18,6 +18,7 @@ import httpx
 import pytest
 import uvicorn
 
+from app import compute
 from app.main import app
 from app.routes import network
 from app.settings import get_settings
@@ -215,7 +216,7 @@ def test_runs_asked_for_all_at_once_are_admitted_up_to_max_active_runs(server, m
 
 def test_streamed_slices_take_turns_on_stream_threads_and_short_work_is_not_held_up(server, monkeypatch):
     monkeypatch.setattr(get_settings(), "stream_threads", 1)
-    monkeypatch.setattr(network, "_STREAM_LANES", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(compute, "_LIMITERS", weakref.WeakKeyDictionary())  # lanes made afresh, with 1 thread
     at_once, most = [0], [0]
     advance, lock = network.Run.advance, threading.Lock()
 
