@@ -16,6 +16,7 @@ import { StepExplanation, runAt } from "./descent_step.js";
 import { TaylorPanel } from "./descent_taylor.js";
 import { DescentTimeline } from "./descent_timeline.js";
 import { el, onWidthChange } from "./dom.js";
+import { shareLink } from "./share_link.js";
 import { formatNumber } from "./format.js";
 import { addPageTables, fill, language, preferredLanguage, setLanguage, t, translatePage } from "./i18n.js";
 
@@ -28,7 +29,6 @@ const DEFAULT_STEPS = 100;
 const DEFAULT_FACTOR = 1000;
 const GRID = 120;
 const STEP_URL_DELAY_MS = 250;
-const SHARE_NOTE_MS = 4000;
 const STATUS_DELAY_MS = 300; // a run that answers sooner never says "running"
 
 class Lab {
@@ -51,7 +51,6 @@ class Lab {
     this.statusText = null; // what the status line says
     this.statusTimer = null;
     this.stepTimer = null;
-    this.shareTimer = null;
     const find = (selector) => root.querySelector(selector);
     this.parts = {
       status: find("#status-line"),
@@ -608,20 +607,7 @@ class Lab {
   async share() {
     window.clearTimeout(this.stepTimer);
     if (this.runs.length) writeDescentState({ step: this.timeline.step });
-    const link = window.location.href;
-    const note = this.parts.shareNote;
-    try {
-      await navigator.clipboard.writeText(link);
-      fill(note, "lab.share_copied");
-    } catch {
-      fill(note, "share.manual", { link: el("code", {}, link) });
-    }
-    note.dataset.link = link;
-    note.hidden = false;
-    window.clearTimeout(this.shareTimer);
-    this.shareTimer = window.setTimeout(() => {
-      note.hidden = true;
-    }, SHARE_NOTE_MS);
+    await shareLink(this.parts.shareNote, "lab.share_copied");
   }
 }
 

@@ -25,6 +25,7 @@
 import * as api from "./api.js";
 import { ApiError } from "./api.js";
 import { el, onWidthChange } from "./dom.js";
+import { shareLink } from "./share_link.js";
 import { Explanation } from "./explanation.js";
 import { formatValue } from "./format.js";
 import { GraphView } from "./graph_view.js";
@@ -38,7 +39,6 @@ import { Timeline } from "./timeline.js";
 const DEFAULT_EXAMPLE = "worked-example";
 const PANEL_FIELDS = ["panels", "lr", "params"];
 const STEP_URL_DELAY_MS = 250;
-const SHARE_NOTE_MS = 4000;
 // The table view and the list of steps load their code the first time someone opens them.
 const lazy = (load) => {
   let module = null;
@@ -69,7 +69,6 @@ class Explorer {
     this.pending = null;
     this.editTimer = null;
     this.stepTimer = null;
-    this.shareTimer = null;
     this.view = "graph";
     this.revealOutcome = false;
     this.reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
@@ -468,20 +467,7 @@ class Explorer {
   async share() {
     window.clearTimeout(this.stepTimer);
     if (this.replay) writeState({ step: this.timeline.step });
-    const link = window.location.href;
-    const note = this.parts.shareNote;
-    try {
-      await navigator.clipboard.writeText(link);
-      fill(note, "share.copied");
-    } catch {
-      fill(note, "share.manual", { link: el("code", {}, link) });
-    }
-    note.dataset.link = link;
-    note.hidden = false;
-    window.clearTimeout(this.shareTimer);
-    this.shareTimer = window.setTimeout(() => {
-      note.hidden = true;
-    }, SHARE_NOTE_MS);
+    await shareLink(this.parts.shareNote, "share.copied");
   }
 
   // ---- Words around the picture -------------------------------------------------------------

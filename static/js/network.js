@@ -4,6 +4,7 @@
 // initial weights); on the right the current stage explained and the selected layer's formulas and matrices.
 import { ApiError, getLimits } from "./api.js";
 import { el, onWidthChange } from "./dom.js";
+import { shareLink } from "./share_link.js";
 import { formatNumber } from "./format.js";
 import { addPageTables, fill, language, preferredLanguage, setLanguage, t, translatePage } from "./i18n.js";
 import * as api from "./network_api.js";
@@ -24,7 +25,6 @@ import { Training } from "./network_train.js";
 import { Timeline } from "./timeline.js";
 
 const STAGE_URL_DELAY_MS = 250;
-const SHARE_NOTE_MS = 4000;
 const TYPING = new Set(["INPUT", "TEXTAREA", "SELECT"]);
 const KEYS = { ArrowRight: "forward", ArrowLeft: "back", " ": "play", Home: "reset", End: "end", "?": "help" };
 const ZOOM_STEP = 1.5;
@@ -624,19 +624,7 @@ class NetworkPage {
   async share() {
     window.clearTimeout(this.stageTimer);
     if (this.stages) writeNetworkState({ stage: this.timeline.step || null });
-    const link = window.location.href;
-    const note = this.parts.shareNote;
-    try {
-      await navigator.clipboard.writeText(link);
-      fill(note, "net.share_copied");
-    } catch {
-      fill(note, "share.manual", { link: el("code", {}, link) });
-    }
-    note.hidden = false;
-    window.clearTimeout(this.shareTimer);
-    this.shareTimer = window.setTimeout(() => {
-      note.hidden = true;
-    }, SHARE_NOTE_MS);
+    await shareLink(this.parts.shareNote, "net.share_copied");
   }
 
   // ---- Drawing ------------------------------------------------------------------------------
