@@ -41,6 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("BACKPROP_RATE_LIMIT_ENABLED", "false")  # a dragged slider from one address, many times
+os.environ.setdefault("BACKPROP_ANSWER_CACHE_BYTES", "0")  # a rate moved back to an earlier value is computed again
 
 from bench_page import CHROMIUM_ARGS, chromium_path, percentile, start_server  # noqa: E402
 
