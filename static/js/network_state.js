@@ -1,6 +1,7 @@
 // The network page's view state in the URL: one table says, per field, which query parameter holds it
 // and how to read it back. Reading clamps to the server's limits (GET /api/v1/limits), because a URL
 // is input like any other; writing never adds a history entry.
+import { writeUrlFields } from "./url_fields.js";
 import { isLanguage } from "./i18n.js";
 
 export const ACTIVATIONS = ["tanh", "relu", "sigmoid", "linear"];
@@ -115,13 +116,5 @@ export function readNetworkState(search, limits) {
 
 /** Put fields into the URL (null removes one), without a new history entry. */
 export function writeNetworkState(changes) {
-  const url = new URL(window.location.href);
-  for (const [field, value] of Object.entries(changes)) {
-    const spec = FIELDS[field];
-    if (!spec) throw new Error(`no URL field named ${field}`);
-    if (value === null || value === undefined) url.searchParams.delete(spec.param);
-    else url.searchParams.set(spec.param, spec.write(value));
-  }
-  if (url.href !== window.location.href) window.history.replaceState(null, "", url);
-  return url;
+  return writeUrlFields(FIELDS, changes);
 }

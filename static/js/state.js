@@ -1,6 +1,7 @@
 // The view state lives in the URL so any moment is a shareable link. One table says, per field,
 // which query parameter holds it and how to read it back; reading clamps to the server's limits,
 // because a URL is input like any other.
+import { writeUrlFields } from "./url_fields.js";
 import { isLanguage } from "./i18n.js";
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -113,15 +114,7 @@ export function readState(search, limits) {
 
 /** Put the given fields into the URL (null removes one), without a new history entry. */
 export function writeState(changes) {
-  const url = new URL(window.location.href);
-  for (const [field, value] of Object.entries(changes)) {
-    const spec = FIELDS[field];
-    if (!spec) throw new Error(`no URL field named ${field}`);
-    if (value === null || value === undefined) url.searchParams.delete(spec.param);
-    else url.searchParams.set(spec.param, spec.write(value));
-  }
-  if (url.href !== window.location.href) window.history.replaceState(null, "", url);
-  return url;
+  return writeUrlFields(FIELDS, changes);
 }
 
 /**
